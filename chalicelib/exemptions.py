@@ -1,0 +1,240 @@
+"""The exemptions document: strict validation and matching.
+
+An admin's typo must never widen or narrow enforcement silently, so validation rejects anything
+it does not understand and names every problem by its path in the document
+(`exemptions[2].expires`). Matching is pure: group membership is handed in by the shell.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+SCHEMA_VERSION = 1
+SELECTORS = ("user", "path", "group")
+OPTIONAL_KEYS = ("expires", "approved_by")
+ENTRY_KEYS = frozenset((*SELECTORS, "reason", *OPTIONAL_KEYS))
+TOP_KEYS = frozenset(("version", "exemptions"))
+EXPIRING_WINDOW = timedelta(days=7)
+MAX_TEXT = 1024
+
+_USER = re.compile(r"^[\w+=,.@-]{1,64}$")
+_GROUP = re.compile(r"^[\w+=,.@-]{1,128}$")
+_PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the document, located by a JSON path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ExemptionsError(ValueError):
+    """The document is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """One entry. `expires` is the first instant the entry no longer applies (exclusive)."""
+
+    index: int
+    selector: str
+    value: str
+    reason: str
+    expires: datetime | None = None
+    expires_text: str | None = None
+    approved_by: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        """An entry applies until its expiry instant."""
+        return self.expires is None or now < self.expires
+
+    def expiring(self, now: datetime) -> bool:
+        """Active but ending within the warning window (7 days)."""
+        return self.expires is not None and now < self.expires <= now + EXPIRING_WINDOW
+
+    def describe(self) -> str:
+        """Human label such as `group vendors-sso`."""
+        return f"{self.selector} {self.value}"
+
+    def as_entry(self) -> dict[str, str]:
+        """The entry as it is written in the document (round-trips through `parse`)."""
+        entry = {self.selector: self.value, "reason": self.reason}
+        if self.expires_text is not None:
+            entry["expires"] = self.expires_text
+        if self.approved_by is not None:
+            entry["approved_by"] = self.approved_by
+        return entry
+
+
+@dataclass(frozen=True)
+class Exemptions:
+    """A validated document."""
+
+    entries: tuple[Exemption, ...] = ()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Group names whose members the shell must look up (one call each)."""
+        return tuple(sorted({e.value for e in self.entries if e.selector == "group"}))
+
+    def match(self, user: str, path: str, groups: Iterable[str], now: datetime) -> Exemption | None:
+        """The first active entry that covers this user, if any.
+
+        A `path` entry is a prefix of the user's IAM path; `/` therefore covers everyone.
+        """
+        group_set = frozenset(groups)
+        for entry in self.entries:
+            if not entry.active(now):
+                continue
+            if (
+                (entry.selector == "user" and entry.value == user)
+                or (entry.selector == "path" and path.startswith(entry.value))
+                or (entry.selector == "group" and entry.value in group_set)
+            ):
+                return entry
+        return None
+
+    def expired(self, now: datetime) -> tuple[Exemption, ...]:
+        """Entries past their expiry: no longer applied, reported so an admin cleans up."""
+        return tuple(e for e in self.entries if not e.active(now))
+
+    def as_document(self) -> dict[str, Any]:
+        """The document as stored in SSM."""
+        return {"version": SCHEMA_VERSION, "exemptions": [e.as_entry() for e in self.entries]}
+
+
+def loads(text: str | None) -> Exemptions:
+    """Parse and validate the parameter value; None or blank means no exemptions."""
+    if text is None or not text.strip():
+        return Exemptions()
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExemptionsError(
+            [Problem("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from None
+    except RecursionError:
+        raise ExemptionsError([Problem("$", "not valid JSON: nested too deeply")]) from None
+    return parse(document)
+
+
+def parse(document: object) -> Exemptions:
+    """Validate an already-decoded document; raises ExemptionsError listing every problem."""
+    problems: list[Problem] = []
+    if not isinstance(document, Mapping):
+        raise ExemptionsError([Problem("$", f"must be a JSON object, got {_kind(document)}")])
+    for key in sorted(set(document) - TOP_KEYS, key=str):
+        problems.append(Problem(f"$.{key}", "unknown key (allowed: version, exemptions)"))
+    version = document.get("version")
+    if version is None:
+        problems.append(Problem("$.version", "is required and must be 1"))
+    elif type(version) is not int or version != SCHEMA_VERSION:
+        problems.append(Problem("$.version", f"must be 1, got {_show(version)}"))
+    items = document.get("exemptions")
+    entries: list[Exemption] = []
+    if items is None:
+        problems.append(Problem("$.exemptions", "is required (a list, may be empty)"))
+    elif not isinstance(items, list):
+        problems.append(Problem("$.exemptions", f"must be a list, got {_kind(items)}"))
+    else:
+        for index, item in enumerate(items):
+            entry = _entry(index, item, problems)
+            if entry is not None:
+                entries.append(entry)
+    if problems:
+        raise ExemptionsError(problems)
+    return Exemptions(entries=tuple(entries))
+
+
+def _entry(index: int, item: object, problems: list[Problem]) -> Exemption | None:
+    where = f"exemptions[{index}]"
+    if not isinstance(item, Mapping):
+        problems.append(Problem(where, f"must be an object, got {_kind(item)}"))
+        return None
+    before = len(problems)
+    for key in sorted(set(item) - ENTRY_KEYS, key=str):
+        problems.append(
+            Problem(f"{where}.{key}", "unknown key (allowed: user, path, group, reason, expires, approved_by)")
+        )
+    chosen = [s for s in SELECTORS if s in item]
+    if len(chosen) != 1:
+        found = ", ".join(chosen) if chosen else "none"
+        problems.append(Problem(where, f"needs exactly one selector of user, path, group (found: {found})"))
+    for selector in chosen:
+        _selector(f"{where}.{selector}", selector, item[selector], problems)
+    reason = item.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        problems.append(Problem(f"{where}.reason", "is required: a non-empty string"))
+    elif len(reason) > MAX_TEXT:
+        problems.append(Problem(f"{where}.reason", f"is longer than {MAX_TEXT} characters"))
+    approved_by = item.get("approved_by")
+    if "approved_by" in item and (not isinstance(approved_by, str) or not approved_by.strip()):
+        problems.append(Problem(f"{where}.approved_by", "must be a non-empty string when present"))
+    expires, expires_text = None, None
+    if "expires" in item:
+        expires_text = item["expires"]
+        expires = _expiry(f"{where}.expires", expires_text, problems)
+    if len(problems) != before:
+        return None
+    return Exemption(
+        index=index,
+        selector=chosen[0],
+        value=item[chosen[0]],
+        reason=str(reason),
+        expires=expires,
+        expires_text=expires_text,
+        approved_by=approved_by,
+    )
+
+
+def _selector(where: str, selector: str, value: object, problems: list[Problem]) -> None:
+    if not isinstance(value, str) or not value:
+        problems.append(Problem(where, "must be a non-empty string"))
+        return
+    pattern = {"user": _USER, "group": _GROUP, "path": _PATH}[selector]
+    if not pattern.match(value) or len(value) > 512:
+        hint = "an IAM path that starts and ends with '/'" if selector == "path" else f"a valid IAM {selector} name"
+        problems.append(Problem(where, f"must be {hint}, got {_show(value)}"))
+
+
+def _expiry(where: str, value: object, problems: list[Problem]) -> datetime | None:
+    """Dates mean 'through the end of that day, UTC'; datetimes without a zone are taken as UTC."""
+    if not isinstance(value, str):
+        problems.append(Problem(where, f"must be a date (YYYY-MM-DD) or ISO 8601 datetime string, got {_kind(value)}"))
+        return None
+    try:
+        if _DATE.match(value):
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC) + timedelta(days=1)
+        if "T" not in value:
+            raise ValueError
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        problems.append(Problem(where, f"is not a date (YYYY-MM-DD) or ISO 8601 datetime: {_show(value)}"))
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _kind(value: object) -> str:
+    return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _show(value: object) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool) or value is None else _kind(value)
+    return text if len(text) <= 80 else text[:77] + "..."

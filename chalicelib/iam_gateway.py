@@ -1,0 +1,196 @@
+"""IAM adapter: the credential report, who is quarantined, and the quarantine writes.
+
+Thin on purpose: every method is one or two IAM calls, returns plain data and decides nothing.
+Writes are ordered so that a failure half-way leaves a state the next scan repairs: the tags go
+on before the policy (the attachment is the state of record), and come off before it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.model import QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+else:
+    IAMClient = Any
+
+REPORT_WAIT_CODES = frozenset({"ReportInProgress", "ReportNotPresent", "ReportExpired", "LimitExceeded"})
+REASON_TAG_VALUE = "console-password-without-mfa"
+
+
+class ReportUnavailableError(RuntimeError):
+    """The credential report did not become available within the bounded wait."""
+
+
+class GroupNotFoundError(LookupError):
+    """An exemption names a group that does not exist."""
+
+
+class UserNotFoundError(LookupError):
+    """The user was deleted between the report and the write."""
+
+
+@dataclass(frozen=True)
+class CredentialReportBody:
+    """The raw report and when AWS generated it (it can be up to four hours old)."""
+
+    content: bytes
+    generated: datetime | None
+
+
+@dataclass(frozen=True)
+class QuarantineSnapshot:
+    """Who holds the quarantine policy now, directly or through the fallback group."""
+
+    direct: frozenset[str]
+    via_group: frozenset[str]
+
+    @property
+    def users(self) -> frozenset[str]:
+        """Everyone quarantined, whichever way."""
+        return self.direct | self.via_group
+
+
+class IamGateway:
+    """All IAM calls the bot makes. PERMISSIONS lists them for the least-privilege role test."""
+
+    PERMISSIONS = (
+        "iam:GenerateCredentialReport",
+        "iam:GetCredentialReport",
+        "iam:ListEntitiesForPolicy",
+        "iam:GetGroup",
+        "iam:ListMFADevices",
+        "iam:TagUser",
+        "iam:UntagUser",
+        "iam:AttachUserPolicy",
+        "iam:DetachUserPolicy",
+        "iam:AddUserToGroup",
+        "iam:RemoveUserFromGroup",
+    )
+
+    def __init__(
+        self,
+        client: IAMClient,
+        quarantine_policy_arn: str | None,
+        *,
+        report_timeout: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._iam = client
+        self._policy_arn = quarantine_policy_arn
+        self._report_timeout = report_timeout
+        self._sleep = sleep
+        self._monotonic = monotonic
+
+    def credential_report(self) -> CredentialReportBody:
+        """Generate (if needed) and download the report, waiting with capped backoff, bounded in time."""
+        deadline = self._monotonic() + self._report_timeout
+        delay = 0.5
+        self._iam.generate_credential_report()
+        while True:
+            try:
+                answer = self._iam.get_credential_report()
+                return CredentialReportBody(content=answer["Content"], generated=answer.get("GeneratedTime"))
+            except ClientError as exc:
+                code = _code(exc)
+                if code not in REPORT_WAIT_CODES:
+                    raise
+                if self._monotonic() + delay > deadline:
+                    raise ReportUnavailableError(
+                        f"credential report not available after {self._report_timeout:g}s (last answer: {code})"
+                    ) from None
+                if code in ("ReportNotPresent", "ReportExpired"):
+                    self._iam.generate_credential_report()
+            self._sleep(delay)
+            delay = min(delay * 2, 8.0)
+
+    def quarantined(self) -> QuarantineSnapshot:
+        """One paginated ListEntitiesForPolicy, plus the fallback group's members when it holds the policy."""
+        if self._policy_arn is None:
+            return QuarantineSnapshot(frozenset(), frozenset())
+        users: set[str] = set()
+        groups: set[str] = set()
+        for page in self._iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=self._policy_arn):
+            users.update(u["UserName"] for u in page.get("PolicyUsers", []))
+            groups.update(g["GroupName"] for g in page.get("PolicyGroups", []))
+        via_group = self.group_members(QUARANTINE_GROUP) if QUARANTINE_GROUP in groups else frozenset()
+        return QuarantineSnapshot(direct=frozenset(users), via_group=via_group)
+
+    def group_members(self, group: str) -> frozenset[str]:
+        """Members of one group (GetGroup, paginated)."""
+        members: set[str] = set()
+        try:
+            for page in self._iam.get_paginator("get_group").paginate(GroupName=group):
+                members.update(u["UserName"] for u in page["Users"])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise GroupNotFoundError(f"group {group!r} does not exist") from None
+            raise
+        return frozenset(members)
+
+    def has_mfa_device(self, user: str) -> bool:
+        """Live check before a quarantine: the report may be hours old."""
+        try:
+            return bool(self._iam.list_mfa_devices(UserName=user, MaxItems=1)["MFADevices"])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
+
+    def quarantine(self, user: str, now: datetime) -> str:
+        """Tag, then attach the policy; at the managed-policy quota, join the quarantine group instead.
+
+        Returns how the user was quarantined: `policy` or `group`.
+        """
+        arn = self._require_policy()
+        self._iam.tag_user(
+            UserName=user,
+            Tags=[{"Key": QUARANTINED_AT_TAG, "Value": iso(now)}, {"Key": REASON_TAG, "Value": REASON_TAG_VALUE}],
+        )
+        try:
+            self._iam.attach_user_policy(UserName=user, PolicyArn=arn)
+            return "policy"
+        except ClientError as exc:
+            if _code(exc) != "LimitExceeded":
+                raise
+        self._iam.add_user_to_group(GroupName=QUARANTINE_GROUP, UserName=user)
+        return "group"
+
+    def release(self, user: str, *, via_group: bool) -> None:
+        """Remove the tags, then the policy or group membership; already-gone counts as done."""
+        arn = self._require_policy()
+        self._iam.untag_user(UserName=user, TagKeys=[QUARANTINED_AT_TAG, REASON_TAG])
+        try:
+            if via_group:
+                self._iam.remove_user_from_group(GroupName=QUARANTINE_GROUP, UserName=user)
+            else:
+                self._iam.detach_user_policy(UserName=user, PolicyArn=arn)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise
+
+    def _require_policy(self) -> str:
+        if self._policy_arn is None:
+            raise RuntimeError("no quarantine policy ARN configured")
+        return self._policy_arn
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def error_text(exc: BaseException) -> str:
+    """A short, secret-free description of an AWS failure for findings and logs."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,221 @@
+"""The vocabulary every other module speaks: report rows, findings, actions, plans.
+
+Everything here is plain, frozen data so the decision core can be tested without AWS and
+so a finding can be logged, published to SNS and rendered for Slack from one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+QUARANTINED_AT_TAG = "mfa-enforcer:quarantined-at"
+REASON_TAG = "mfa-enforcer:reason"
+QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
+QUARANTINE_GROUP = "mfa-enforcer-quarantine"
+ROOT_USER = "<root_account>"
+
+
+class Mode(enum.StrEnum):
+    """Whether the bot writes to IAM (`enforce`) or only says what it would do (`report`)."""
+
+    ENFORCE = "enforce"
+    REPORT = "report"
+
+
+class Severity(enum.StrEnum):
+    """How urgently a person should look; SNS subscribers filter on it."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class FindingType(enum.StrEnum):
+    """Every outcome the bot can report; the values are the public names (SNS `type`)."""
+
+    EXEMPT = "exempt"
+    EXEMPTION_EXPIRING = "exemption-expiring"
+    EXEMPTION_EXPIRED = "exemption-expired"
+    PENDING = "pending"
+    QUARANTINED = "quarantined"
+    STILL_QUARANTINED = "still-quarantined"
+    RELEASED = "released"
+    API_USER_WITHOUT_MFA = "api-user-without-mfa"
+    ROOT_WITHOUT_MFA = "root-without-mfa"
+    ROOT_ACCESS_KEYS = "root-access-keys"
+    TAMPER = "tamper"
+    CONFIG_ERROR = "config-error"
+    CANNOT_QUARANTINE = "cannot-quarantine"
+    CANNOT_RELEASE = "cannot-release"
+    REPORT_ROW_ERROR = "report-row-error"
+    SCAN_ERROR = "scan-error"
+    SCAN_INCOMPLETE = "scan-incomplete"
+
+
+SEVERITY: dict[FindingType, Severity] = {
+    FindingType.EXEMPT: Severity.INFO,
+    FindingType.EXEMPTION_EXPIRING: Severity.MEDIUM,
+    FindingType.EXEMPTION_EXPIRED: Severity.LOW,
+    FindingType.PENDING: Severity.LOW,
+    FindingType.QUARANTINED: Severity.HIGH,
+    FindingType.STILL_QUARANTINED: Severity.INFO,
+    FindingType.RELEASED: Severity.INFO,
+    FindingType.API_USER_WITHOUT_MFA: Severity.MEDIUM,
+    FindingType.ROOT_WITHOUT_MFA: Severity.CRITICAL,
+    FindingType.ROOT_ACCESS_KEYS: Severity.CRITICAL,
+    FindingType.TAMPER: Severity.CRITICAL,
+    FindingType.CONFIG_ERROR: Severity.CRITICAL,
+    FindingType.CANNOT_QUARANTINE: Severity.CRITICAL,
+    FindingType.CANNOT_RELEASE: Severity.HIGH,
+    FindingType.REPORT_ROW_ERROR: Severity.MEDIUM,
+    FindingType.SCAN_ERROR: Severity.CRITICAL,
+    FindingType.SCAN_INCOMPLETE: Severity.MEDIUM,
+}
+
+
+class Action(enum.StrEnum):
+    """What the bot did, or in report mode would have done, about a finding."""
+
+    NONE = "none"
+    QUARANTINE = "quarantine"
+    RELEASE = "release"
+    REATTACH = "reattach"
+    WOULD_QUARANTINE = "would-quarantine"
+    WOULD_RELEASE = "would-release"
+    WOULD_REATTACH = "would-reattach"
+
+    @property
+    def is_write(self) -> bool:
+        """True for the actions that change IAM; the `would-*` twins never do."""
+        return self in (Action.QUARANTINE, Action.RELEASE, Action.REATTACH)
+
+
+class Trigger(enum.StrEnum):
+    """Which entry point produced a finding (SNS `detected_by`)."""
+
+    SCHEDULED_SCAN = "scheduled_scan"
+    ON_CONSOLE_LOGIN = "on_console_login"
+    ON_IAM_CHANGE = "on_iam_change"
+    CLI = "cli"
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One user row of the IAM credential report, with AWS's string quirks already resolved.
+
+    `password_last_changed` is None where AWS writes `N/A`/`no_information`/`not_supported`.
+    """
+
+    user: str
+    arn: str
+    created: datetime | None
+    password_enabled: bool
+    password_last_changed: datetime | None
+    mfa_active: bool
+    access_key_active: bool
+
+    @property
+    def is_root(self) -> bool:
+        """The root row cannot be quarantined and is judged by its own rules."""
+        return self.user == ROOT_USER
+
+    @property
+    def path(self) -> str:
+        """The IAM path, taken from the ARN (`arn:aws:iam::1:user/team/bob` -> `/team/`)."""
+        return user_path(self.arn)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the bot concluded about one user (or the account), in one run.
+
+    `transition` marks what changed since the account's previous state; only transitions are
+    alerted on, so steady-state runs stay quiet.
+    """
+
+    type: FindingType
+    user: str | None
+    arn: str | None
+    action: Action
+    reason: str
+    detected_by: Trigger
+    timestamp: datetime
+    transition: bool
+    deadline: datetime | None = None
+    expires: datetime | None = None
+    error: str | None = None
+    actor: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        """Severity is a property of the type, so the catalogue in SEVERITY is the single source."""
+        return SEVERITY[self.type]
+
+    def with_changes(self, **changes: object) -> Finding:
+        """A copy with some fields replaced (frozen dataclasses cannot be edited in place)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready view used by logs, SNS and the CLI."""
+        out: dict[str, object] = {
+            "type": self.type.value,
+            "severity": self.severity.value,
+            "user": self.user,
+            "arn": self.arn,
+            "action": self.action.value,
+            "detected_by": self.detected_by.value,
+            "reason": self.reason,
+            "timestamp": iso(self.timestamp),
+            "transition": self.transition,
+        }
+        for key in ("deadline", "expires"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = iso(value)
+        if self.error is not None:
+            out["error"] = self.error
+        if self.actor is not None:
+            out["actor"] = self.actor
+        return out
+
+
+@dataclass(frozen=True)
+class Write:
+    """An IAM change the shell must make for one user; produced only in enforce mode."""
+
+    action: Action
+    user: str
+    reason: str
+    finding: Finding
+    confirm_no_mfa: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The decision for one run: what to report and what to change, before anything is done."""
+
+    findings: tuple[Finding, ...] = ()
+    candidates: tuple[Write, ...] = field(default=())
+
+    @property
+    def writes(self) -> tuple[Write, ...]:
+        """The candidates that would change IAM (none in report mode)."""
+        return tuple(c for c in self.candidates if c.action.is_write)
+
+
+def iso(value: datetime) -> str:
+    """UTC ISO 8601 with a `Z`, the one timestamp format the bot writes anywhere."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_path(arn: str) -> str:
+    """The IAM path of a user ARN; `/` when the ARN carries none or is not a user ARN."""
+    resource = arn.split(":", 5)[-1]
+    if not resource.startswith("user/"):
+        return "/"
+    parent = resource[len("user/") :].rpartition("/")[0]
+    return f"/{parent}/" if parent else "/"

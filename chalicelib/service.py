@@ -1,0 +1,257 @@
+"""The imperative shell of the scheduled scan: gather, decide (pure), then apply.
+
+Every failure here is turned into a finding rather than an exception, so one bad user, a broken
+exemptions document or a dead notification channel never stops the rest of the run. The only
+thing that stops a scan early is missing data it cannot decide safely without (the report or the
+list of quarantined users), and then it decides nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import credential_report, decide, exemptions, observability
+from chalicelib.config import Settings
+from chalicelib.iam_gateway import (
+    GroupNotFoundError,
+    IamGateway,
+    QuarantineSnapshot,
+    ReportUnavailableError,
+    UserNotFoundError,
+    error_text,
+)
+from chalicelib.model import Action, Finding, FindingType, Mode, Plan, Trigger, Write
+from chalicelib.parameters import ParameterStore, ParameterUnavailableError
+
+logger = observability.logger
+
+AWS_ERRORS = (ClientError, BotoCoreError)
+MAX_SAFETY_MARGIN_S = 30.0
+
+
+class Notifier(Protocol):
+    """Where findings go after enforcement (SNS, Slack); must never raise."""
+
+    def publish(self, result: RunResult) -> None:
+        """Send what changed in this run."""
+
+
+class NullNotifier:
+    """No channel configured: findings are only logged."""
+
+    def publish(self, result: RunResult) -> None:
+        """Nothing to send."""
+
+
+@dataclass
+class Ports:
+    """Everything the shell talks to, built by bootstrap (or by a test)."""
+
+    settings: Settings
+    iam: IamGateway
+    parameters: ParameterStore
+    notifier: Notifier = field(default_factory=NullNotifier)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one invocation concluded and did; returned by the Lambda as a JSON summary."""
+
+    trigger: Trigger
+    mode: Mode
+    findings: tuple[Finding, ...]
+    users_scanned: int = 0
+    writes: int = 0
+    left_for_next_run: int = 0
+    duration_ms: int = 0
+
+    @property
+    def transitions(self) -> tuple[Finding, ...]:
+        """The findings that are news: only these are alerted on."""
+        return tuple(f for f in self.findings if f.transition)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per type."""
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.type.value] = counts.get(finding.type.value, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> dict[str, object]:
+        """JSON-able summary: counts for everything, full detail for transitions."""
+        return {
+            "trigger": self.trigger.value,
+            "mode": self.mode.value,
+            "users_scanned": self.users_scanned,
+            "writes": self.writes,
+            "left_for_next_run": self.left_for_next_run,
+            "duration_ms": self.duration_ms,
+            "counts": self.counts(),
+            "transitions": [f.as_dict() for f in self.transitions],
+        }
+
+
+class TimeBudget:
+    """Stops a scan from starting new users when the Lambda is about to time out.
+
+    The margin is 30 s or a quarter of the time left at the start, whichever is smaller, so a
+    short test context still gets work done and a real 15-minute Lambda keeps a safe reserve.
+    """
+
+    def __init__(self, remaining_ms: Callable[[], float] | None) -> None:
+        self._remaining_ms = remaining_ms
+        start = remaining_ms() / 1000 if remaining_ms is not None else float("inf")
+        self.margin_s = min(MAX_SAFETY_MARGIN_S, start / 4)
+
+    def exhausted(self) -> bool:
+        """True when there is no longer time to start another user safely."""
+        return self._remaining_ms is not None and self._remaining_ms() / 1000 < self.margin_s
+
+
+def policy_for(settings: Settings) -> decide.Policy:
+    """The decision knobs that come from deployment settings."""
+    return decide.Policy(mode=settings.mode, grace=timedelta(hours=settings.grace_hours))
+
+
+def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> RunResult:
+    """The scheduled reconciliation: report -> plan -> writes -> findings -> notifications."""
+    started = time.monotonic()
+    budget = TimeBudget(remaining_ms)
+    now = ports.clock()
+    settings = ports.settings
+
+    try:
+        body = ports.iam.credential_report()
+        report = credential_report.parse(body.content)
+        snapshot = ports.iam.quarantined()
+    except (ReportUnavailableError, credential_report.ReportFormatError, *AWS_ERRORS) as exc:
+        problem = error_text(exc) if isinstance(exc, AWS_ERRORS) else str(exc)
+        finding = _account_finding(FindingType.SCAN_ERROR, f"scan stopped, no decisions made: {problem}", now)
+        return _finish(ports, RunResult(Trigger.SCHEDULED_SCAN, settings.mode, (finding,)), started)
+    if body.generated is not None:
+        logger.info("credential report", extra={"generated": body.generated.isoformat(), "rows": len(report.rows)})
+
+    document, members, problem = load_exemptions(ports)
+    plan = decide.scan(report, document, members, snapshot.users, now, policy_for(settings))
+    findings = list(plan.findings)
+    if problem is not None:
+        findings.insert(0, decide.config_error(problem, now, Trigger.SCHEDULED_SCAN))
+
+    outcome = execute(ports, plan, snapshot, now, budget)
+    result = RunResult(
+        trigger=Trigger.SCHEDULED_SCAN,
+        mode=settings.mode,
+        findings=tuple(outcome.apply(findings)),
+        users_scanned=len(report.users),
+        writes=outcome.writes,
+        left_for_next_run=outcome.left,
+    )
+    return _finish(ports, result, started)
+
+
+def load_exemptions(ports: Ports) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], str | None]:
+    """Read, validate and resolve the exemptions; on any problem return None and say why (fail safe)."""
+    try:
+        document = exemptions.loads(ports.parameters.exemptions_text(ports.settings.exemptions_parameter))
+        members = {group: ports.iam.group_members(group) for group in document.groups}
+    except exemptions.ExemptionsError as exc:
+        return None, {}, f"{ports.settings.exemptions_parameter} is invalid: {exc}"
+    except (ParameterUnavailableError, GroupNotFoundError) as exc:
+        return None, {}, str(exc)
+    except AWS_ERRORS as exc:
+        return None, {}, f"cannot resolve exemption groups: {error_text(exc)}"
+    return document, members, None
+
+
+@dataclass
+class _Outcome:
+    """What executing a plan changed: replacements for candidate findings, and counters."""
+
+    replaced: dict[int, Finding | None] = field(default_factory=dict)
+    writes: int = 0
+    left: int = 0
+    extra: list[Finding] = field(default_factory=list)
+
+    def apply(self, findings: Sequence[Finding]) -> list[Finding]:
+        out = []
+        for finding in findings:
+            new = self.replaced.get(id(finding), finding)
+            if new is not None:
+                out.append(new)
+        return out + self.extra
+
+
+def execute(ports: Ports, plan: Plan, snapshot: QuarantineSnapshot, now: datetime, budget: TimeBudget) -> _Outcome:
+    """Carry out the plan's candidates one user at a time; a failure becomes that user's finding."""
+    outcome = _Outcome()
+    ordered = sorted(plan.candidates, key=lambda c: c.action not in (Action.RELEASE, Action.WOULD_RELEASE))
+    for index, candidate in enumerate(ordered):
+        if budget.exhausted():
+            outcome.left = len(ordered) - index
+            for skipped in ordered[index:]:
+                outcome.replaced[id(skipped.finding)] = None
+            reason = f"Lambda time nearly up: {outcome.left} user(s) left for the next run"
+            outcome.extra.append(_account_finding(FindingType.SCAN_INCOMPLETE, reason, now))
+            break
+        new, wrote = apply_write(ports.iam, candidate, snapshot, now)
+        outcome.replaced[id(candidate.finding)] = new
+        outcome.writes += wrote
+    return outcome
+
+
+def apply_write(
+    iam: IamGateway, candidate: Write, snapshot: QuarantineSnapshot, now: datetime
+) -> tuple[Finding | None, int]:
+    """Confirm and perform one candidate; returns its final finding (None: nothing to report) and writes made."""
+    finding = candidate.finding
+    try:
+        if candidate.confirm_no_mfa and iam.has_mfa_device(candidate.user):
+            logger.info("MFA enrolled since the report; not quarantined", extra={"user": candidate.user})
+            return None, 0
+        if candidate.action is Action.QUARANTINE:
+            how = iam.quarantine(candidate.user, now)
+            suffix = " (via the quarantine group: user is at the managed-policy quota)" if how == "group" else ""
+            return finding.with_changes(reason=finding.reason + suffix), 2
+        if candidate.action is Action.RELEASE:
+            iam.release(candidate.user, via_group=candidate.user in snapshot.via_group)
+            return finding, 2
+        return finding, 0
+    except UserNotFoundError:
+        logger.info("user deleted since the report", extra={"user": candidate.user})
+        return None, 0
+    except AWS_ERRORS as exc:
+        failed = FindingType.CANNOT_RELEASE if candidate.action is Action.RELEASE else FindingType.CANNOT_QUARANTINE
+        return finding.with_changes(type=failed, error=error_text(exc), action=Action.NONE), 0
+
+
+def _account_finding(kind: FindingType, reason: str, now: datetime) -> Finding:
+    return Finding(
+        type=kind,
+        user=None,
+        arn=None,
+        action=Action.NONE,
+        reason=reason,
+        detected_by=Trigger.SCHEDULED_SCAN,
+        timestamp=now,
+        transition=True,
+    )
+
+
+def _finish(ports: Ports, result: RunResult, started: float) -> RunResult:
+    """Log, count and notify; notification failures are the notifier's to absorb."""
+    result = replace(result, duration_ms=int((time.monotonic() - started) * 1000))
+    observability.log_findings(result.findings)
+    observability.count_findings(result.findings)
+    observability.add("UsersScanned", result.users_scanned)
+    observability.add("IamWrites", result.writes)
+    observability.add("ScanDuration", result.duration_ms, MetricUnit.Milliseconds)
+    ports.notifier.publish(result)
+    return result

@@ -1,0 +1,29 @@
+"""Helpers every test tier shares: loading stored fixtures and a fixed `now`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
+
+
+def load_fixture(name: str) -> Any:
+    """A JSON fixture as data."""
+    return json.loads((FIXTURES / name).read_text())
+
+
+def fixture_text(name: str) -> str:
+    """A fixture file as text (CSV reports, raw documents)."""
+    return (FIXTURES / name).read_text()
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The fixed instant unit tests decide at."""
+    return NOW

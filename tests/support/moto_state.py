@@ -1,0 +1,126 @@
+"""Seeding and bending moto's IAM state where its API cannot express what real AWS does.
+
+moto stamps users with the real clock, has no `<root_account>` row and always serves a fresh
+credential report. These helpers reach into moto's in-process backend (shared by
+ThreadedMotoServer) to age users and to serve a fixed, real-format report, and say so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.iam.models import IAMBackend, iam_backends
+
+ROOT = Path(__file__).resolve().parents[2]
+QUARANTINE_POLICY_FILE = ROOT / "policies" / "quarantine.json"
+QUARANTINE_POLICY_NAME = "mfa-enforcer-quarantine"
+QUARANTINE_GROUP = "mfa-enforcer-quarantine"
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+QUARANTINE_POLICY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/{QUARANTINE_POLICY_NAME}"
+
+
+def backend() -> IAMBackend:
+    """moto's IAM state for the default account."""
+    return iam_backends[ACCOUNT_ID]["global"]
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """A seeded user: console password? MFA device? access key? how old? which groups?"""
+
+    name: str
+    console: bool = True
+    mfa: bool = False
+    access_key: bool = False
+    age: timedelta = timedelta(days=30)
+    path: str = "/"
+    groups: tuple[str, ...] = ()
+
+
+def create_quarantine_policy(iam: Any) -> str:
+    """The managed policy and the fallback group holding it, as the deploy template creates them."""
+    document = (
+        QUARANTINE_POLICY_FILE.read_text()
+        if QUARANTINE_POLICY_FILE.exists()
+        else json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "NotAction": "iam:*MFA*", "Resource": "*"}]}
+        )
+    )
+    arn = iam.create_policy(PolicyName=QUARANTINE_POLICY_NAME, PolicyDocument=document)["Policy"]["Arn"]
+    iam.create_group(GroupName=QUARANTINE_GROUP)
+    iam.attach_group_policy(GroupName=QUARANTINE_GROUP, PolicyArn=arn)
+    return str(arn)
+
+
+def create_user(iam: Any, spec: UserSpec, now: datetime | None = None) -> None:
+    """Create one user through the API, then backdate it in moto's backend."""
+    iam.create_user(UserName=spec.name, Path=spec.path)
+    if spec.console:
+        iam.create_login_profile(UserName=spec.name, Password="Correct-Horse-9!")
+    if spec.mfa:
+        serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=spec.name)["VirtualMFADevice"]["SerialNumber"]
+        iam.enable_mfa_device(
+            UserName=spec.name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
+    if spec.access_key:
+        iam.create_access_key(UserName=spec.name)
+    for group in spec.groups:
+        with suppress(iam.exceptions.EntityAlreadyExistsException):
+            iam.create_group(GroupName=group)
+        iam.add_user_to_group(GroupName=group, UserName=spec.name)
+    age_user(spec.name, spec.age, now)
+
+
+def age_user(name: str, age: timedelta, now: datetime | None = None) -> None:
+    """Set creation (and, in moto, password-change) time to `now - age`."""
+    backend().users[name].create_date = (now or datetime.now(UTC)) - age
+
+
+def attached_policies(iam: Any, user: str) -> set[str]:
+    """ARNs of the managed policies attached to a user."""
+    return {p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]}
+
+
+def user_tags(iam: Any, user: str) -> dict[str, str]:
+    """A user's tags as a dict."""
+    return {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
+
+
+def quarantined_users(iam: Any, policy_arn: str = QUARANTINE_POLICY_ARN) -> set[str]:
+    """Who holds the quarantine policy directly or via the fallback group."""
+    users = {u["UserName"] for u in iam.list_entities_for_policy(PolicyArn=policy_arn)["PolicyUsers"]}
+    members = {u["UserName"] for u in iam.get_group(GroupName=QUARANTINE_GROUP)["Users"]}
+    return users | members
+
+
+@contextmanager
+def serve_report(monkeypatch: Any, content: str | None = None, *, with_root: str | None = None) -> Iterator[None]:
+    """Make moto serve a fixed report (stale data), or its own report with a real-format root row added."""
+    original = IAMBackend.get_credential_report
+
+    def fixed(self: IAMBackend) -> str:
+        if content is not None:
+            return content
+        body = original(self)
+        header, _, rows = body.partition("\n")
+        return f"{header}\n{with_root}\n{rows}" if with_root else body
+
+    monkeypatch.setattr(IAMBackend, "get_credential_report", fixed)
+    yield
+
+
+def root_row(*, mfa: bool, access_key: bool = False) -> str:
+    """A `<root_account>` row in AWS's real format (moto has none)."""
+    created = "2019-03-01T09:12:44+00:00"
+    return (
+        f"<root_account>,arn:aws:iam::{ACCOUNT_ID}:root,{created},not_supported,2026-11-01T10:00:00+00:00,"
+        f"not_supported,not_supported,{str(mfa).lower()},{str(access_key).lower()},"
+        f"{'2020-01-01T00:00:00+00:00' if access_key else 'N/A'},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
+    )
