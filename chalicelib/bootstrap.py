@@ -32,10 +32,16 @@ def settings() -> config.Settings:
 
 
 @functools.cache
+def session() -> boto3.session.Session:
+    """One botocore session per container; tests hook its events to record the calls made."""
+    return boto3.session.Session()
+
+
+@functools.cache
 def client(service_name: str) -> Any:
     """One cached client per service for the life of the container."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return boto3.session.Session().client(service_name, region_name=region, config=RETRY_CONFIG)
+    return session().client(service_name, region_name=region, config=RETRY_CONFIG)
 
 
 @functools.cache
@@ -58,4 +64,5 @@ def ports(current: config.Settings) -> service.Ports:
 def reset() -> None:
     """Forget cached clients and parameters (tests, or after the environment changes)."""
     client.cache_clear()
+    session.cache_clear()
     _parameter_store.cache_clear()

@@ -72,6 +72,7 @@ class RunResult:
     writes: int = 0
     left_for_next_run: int = 0
     duration_ms: int = 0
+    account_id: str | None = None
 
     @property
     def transitions(self) -> tuple[Finding, ...]:
@@ -90,6 +91,7 @@ class RunResult:
         return {
             "trigger": self.trigger.value,
             "mode": self.mode.value,
+            "account_id": self.account_id,
             "users_scanned": self.users_scanned,
             "writes": self.writes,
             "left_for_next_run": self.left_for_next_run,
@@ -135,7 +137,8 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
     except (ReportUnavailableError, credential_report.ReportFormatError, *AWS_ERRORS) as exc:
         problem = error_text(exc) if isinstance(exc, AWS_ERRORS) else str(exc)
         finding = _account_finding(FindingType.SCAN_ERROR, f"scan stopped, no decisions made: {problem}", now)
-        return _finish(ports, RunResult(Trigger.SCHEDULED_SCAN, settings.mode, (finding,)), started)
+        result = RunResult(Trigger.SCHEDULED_SCAN, settings.mode, (finding,), account_id=settings.account_id)
+        return _finish(ports, result, started)
     if body.generated is not None:
         logger.info("credential report", extra={"generated": body.generated.isoformat(), "rows": len(report.rows)})
 
@@ -153,6 +156,7 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         users_scanned=len(report.users),
         writes=outcome.writes,
         left_for_next_run=outcome.left,
+        account_id=settings.account_id or _account_of(report),
     )
     return _finish(ports, result, started)
 
@@ -230,6 +234,15 @@ def apply_write(
     except AWS_ERRORS as exc:
         failed = FindingType.CANNOT_RELEASE if candidate.action is Action.RELEASE else FindingType.CANNOT_QUARANTINE
         return finding.with_changes(type=failed, error=error_text(exc), action=Action.NONE), 0
+
+
+def _account_of(report: credential_report.CredentialReport) -> str | None:
+    """The account id, read from the first ARN in the report (arn:aws:iam::<account>:...)."""
+    for row in report.rows:
+        parts = row.arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+    return None
 
 
 def _account_finding(kind: FindingType, reason: str, now: datetime) -> Finding:
