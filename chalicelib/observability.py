@@ -57,4 +57,5 @@ def start(context: Any, handler: str) -> None:
 
 def flush() -> None:
     """Write the invocation's batched metrics (EMF on stdout); no-op when none were added."""
-    metrics.flush_metrics(raise_on_empty_metrics=False)
+    if metrics.metric_set:
+        metrics.flush_metrics()

@@ -7,6 +7,8 @@ ThreadedMotoServer) to age users and to serve a fixed, real-format report, and s
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -114,6 +116,19 @@ def serve_report(monkeypatch: Any, content: str | None = None, *, with_root: str
 
     monkeypatch.setattr(IAMBackend, "get_credential_report", fixed)
     yield
+
+
+def stale_report(*, mfa_active: dict[str, bool]) -> str:
+    """moto's current report with some users' `mfa_active` overridden, as a report hours old would show."""
+    backend().generate_report()
+    rows = list(csv.reader(io.StringIO(backend().get_credential_report())))
+    column = rows[0].index("mfa_active")
+    for row in rows[1:]:
+        if row and row[0] in mfa_active:
+            row[column] = str(mfa_active[row[0]]).lower()
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def root_row(*, mfa: bool, access_key: bool = False) -> str:

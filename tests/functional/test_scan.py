@@ -1,0 +1,317 @@
+"""scheduled_scan end to end: the Chalice handler against a moto account, asserting IAM state."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import bootstrap
+from tests.conftest import load_fixture
+from tests.functional.conftest import CallCounter
+from tests.support import moto_state as ms
+from tests.support.faults import Fault, FaultInjector, for_user
+
+SCHEDULED = load_fixture("eventbridge_scheduled.json")
+TAGS = {"mfa-enforcer:quarantined-at", "mfa-enforcer:reason"}
+
+
+def scan(lambda_client: Any) -> dict[str, Any]:
+    return lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED).payload
+
+
+def transitions(result: dict[str, Any]) -> dict[str, str]:
+    return {f["user"]: f["type"] for f in result["transitions"] if f["user"]}
+
+
+def put_exemptions(ssm: Any, *entries: dict[str, str], name: str = "/mfa-enforcer/exemptions") -> None:
+    document = json.dumps({"version": 1, "exemptions": list(entries)})
+    ssm.put_parameter(Name=name, Value=document, Type="String", Overwrite=True)
+
+
+def seed_table(iam: Any, ssm: Any) -> None:
+    """One user per row of the decision table."""
+    for spec in (
+        ms.UserSpec("no-mfa-old"),
+        ms.UserSpec("no-mfa-new", age=timedelta(minutes=30)),
+        ms.UserSpec("with-mfa", mfa=True),
+        ms.UserSpec("exempt-user"),
+        ms.UserSpec("exempt-by-path", path="/break-glass/"),
+        ms.UserSpec("exempt-by-group", groups=("vendors",)),
+        ms.UserSpec("api-only", console=False, access_key=True),
+        ms.UserSpec("no-access", console=False),
+    ):
+        ms.create_user(iam, spec)
+    put_exemptions(
+        ssm,
+        {"user": "exempt-user", "reason": "hardware key in the safe", "approved_by": "secops"},
+        {"path": "/break-glass/", "reason": "emergency accounts"},
+        {"group": "vendors", "reason": "vendor IdP"},
+    )
+
+
+def test_enforce_gives_the_state_the_table_demands(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    seed_table(iam, ssm)
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == {"no-mfa-old"}
+    tags = ms.user_tags(iam, "no-mfa-old")
+    assert set(tags) == TAGS
+    assert tags["mfa-enforcer:reason"] == "console-password-without-mfa"
+    assert datetime.fromisoformat(tags["mfa-enforcer:quarantined-at"]) > datetime.now(UTC) - timedelta(minutes=5)
+    assert ms.user_tags(iam, "with-mfa") == {}
+    assert result["counts"] == {
+        "api-user-without-mfa": 1,
+        "exempt": 3,
+        "pending": 1,
+        "quarantined": 1,
+    }
+    assert transitions(result) == {"no-mfa-old": "quarantined", "no-mfa-new": "pending"}
+    assert result["mode"] == "enforce"
+    assert result["users_scanned"] == 8
+    assert result["account_id"] == ms.ACCOUNT_ID
+
+
+def test_second_scan_makes_no_write_and_no_transition(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    seed_table(iam, ssm)
+    scan(lambda_client)
+    calls.reset()
+    second = scan(lambda_client)
+
+    assert calls.writes == {}
+    assert [t for t in second["transitions"] if t["type"] != "pending"] == []
+    assert second["counts"]["still-quarantined"] == 1
+    assert ms.quarantined_users(iam) == {"no-mfa-old"}
+
+
+def test_steady_state_calls_do_not_grow_with_users(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    for i in range(40):
+        ms.create_user(iam, ms.UserSpec(f"user{i:02}", mfa=i % 4 != 0))
+    put_exemptions(ssm, {"group": "vendors", "reason": "vendor IdP"})
+    iam.create_group(GroupName="vendors")
+    first = scan(lambda_client)
+    assert first["counts"]["quarantined"] == 10
+    assert calls.calls["iam:ListMFADevices"] == 10  # one live confirmation per user about to change
+    assert calls.writes == {"iam:TagUser": 10, "iam:AttachUserPolicy": 10}
+    calls.reset()
+    scan(lambda_client)
+    assert dict(calls.calls) == {
+        "iam:GenerateCredentialReport": 1,
+        "iam:GetCredentialReport": 1,
+        "iam:ListEntitiesForPolicy": 1,
+        "iam:GetGroup": 2,  # the quarantine group's members + the one exempt group
+        # no ssm:GetParameter: the document is cached per container for 5 minutes (1 call when cold)
+    }
+
+
+def test_report_mode_makes_zero_iam_writes(
+    iam: Any, ssm: Any, report_mode: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    seed_table(iam, ssm)
+    result = scan(lambda_client)
+    assert calls.writes == {}
+    assert ms.quarantined_users(iam) == set()
+    (finding,) = [t for t in result["transitions"] if t["type"] == "quarantined"]
+    assert (finding["user"], finding["action"]) == ("no-mfa-old", "would-quarantine")
+
+
+def test_report_mode_without_policy_arn_still_decides(
+    iam: Any, ssm: Any, lambda_client: Any, calls: CallCounter
+) -> None:
+    seed_table(iam, ssm)
+    result = scan(lambda_client)
+    assert result["mode"] == "report"
+    assert transitions(result)["no-mfa-old"] == "quarantined"
+    assert calls.writes == {}
+
+
+def test_user_who_enrolls_mfa_is_released(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("carol"))
+    scan(lambda_client)
+    assert ms.quarantined_users(iam) == {"carol"}
+
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="carol")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="carol", SerialNumber=serial, AuthenticationCode1="111111", AuthenticationCode2="222222"
+    )
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == set()
+    assert ms.user_tags(iam, "carol") == {}
+    assert transitions(result) == {"carol": "released"}
+
+
+def test_exempting_a_quarantined_user_releases_them(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("dan"))
+    scan(lambda_client)
+    put_exemptions(ssm, {"user": "dan", "reason": "break glass account", "expires": "2099-01-01"})
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == set()
+    (released,) = result["transitions"]
+    assert released["type"] == "released"
+    assert "exempted by user dan" in released["reason"]
+
+
+def test_stale_report_is_confirmed_live_before_quarantine(
+    iam: Any, enforce: str, lambda_client: Any, monkeypatch: pytest.MonkeyPatch, calls: CallCounter
+) -> None:
+    """The report says eve has no MFA, but she enrolled since it was generated: leave her alone."""
+    ms.create_user(iam, ms.UserSpec("eve", mfa=True))
+    ms.create_user(iam, ms.UserSpec("mike"))
+    with ms.serve_report(monkeypatch, ms.stale_report(mfa_active={"eve": False})):
+        result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == {"mike"}
+    assert transitions(result) == {"mike": "quarantined"}
+    assert calls.calls["iam:ListMFADevices"] == 2
+
+
+def test_one_failing_user_does_not_stop_the_others(iam: Any, enforce: str, lambda_client: Any) -> None:
+    for name in ("ann", "ben", "cat"):
+        ms.create_user(iam, ms.UserSpec(name))
+    faults = FaultInjector().attach(bootstrap.client("iam"))
+    faults.add(Fault("AttachUserPolicy", "AccessDenied", 403, "not allowed", when=for_user("ben")))
+
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == {"ann", "cat"}
+    (failed,) = [t for t in result["transitions"] if t["user"] == "ben"]
+    assert failed["type"] == "cannot-quarantine"
+    assert failed["severity"] == "critical"
+    assert failed["error"] == "AccessDenied: not allowed"
+
+    faults.faults.clear()
+    again = scan(lambda_client)
+    assert ms.quarantined_users(iam) == {"ann", "ben", "cat"}
+    assert transitions(again) == {"ben": "quarantined"}
+
+
+def test_user_at_managed_policy_quota_goes_into_the_quarantine_group(
+    iam: Any, enforce: str, lambda_client: Any
+) -> None:
+    ms.create_user(iam, ms.UserSpec("full"))
+    faults = FaultInjector().attach(bootstrap.client("iam"))
+    faults.add(Fault("AttachUserPolicy", "LimitExceeded", 409, "Cannot exceed quota for PoliciesPerUser: 10"))
+
+    result = scan(lambda_client)
+    members = {u["UserName"] for u in iam.get_group(GroupName=ms.QUARANTINE_GROUP)["Users"]}
+    assert members == {"full"}
+    assert set(ms.user_tags(iam, "full")) == TAGS
+    assert "quarantine group" in result["transitions"][0]["reason"]
+
+    again = scan(lambda_client)
+    assert again["transitions"] == []
+    assert again["counts"] == {"still-quarantined": 1}
+
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="full")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="full", SerialNumber=serial, AuthenticationCode1="111111", AuthenticationCode2="222222"
+    )
+    released = scan(lambda_client)
+    assert transitions(released) == {"full": "released"}
+    assert iam.get_group(GroupName=ms.QUARANTINE_GROUP)["Users"] == []
+    assert ms.user_tags(iam, "full") == {}
+
+
+def test_invalid_exemptions_quarantine_nobody_and_raise_config_error(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any
+) -> None:
+    ms.create_user(iam, ms.UserSpec("gus"))
+    ms.create_user(iam, ms.UserSpec("hal"))
+    scan_first = scan(lambda_client)  # hal and gus quarantined with a valid (absent) document
+    assert ms.quarantined_users(iam) == {"gus", "hal"}
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="hal")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="hal", SerialNumber=serial, AuthenticationCode1="111111", AuthenticationCode2="222222"
+    )
+    ms.create_user(iam, ms.UserSpec("ivy"))
+    ssm.put_parameter(
+        Name="/mfa-enforcer/exemptions",
+        Value=json.dumps({"version": 1, "exemptions": [{"user": "ivy", "group": "x", "reason": "r"}]}),
+        Type="String",
+    )
+
+    result = scan(lambda_client)
+    (error,) = [t for t in result["transitions"] if t["type"] == "config-error"]
+    assert error["severity"] == "critical"
+    assert "exemptions[0]: needs exactly one selector of user, path, group (found: user, group)" in error["reason"]
+    assert ms.quarantined_users(iam) == {"gus"}  # ivy not quarantined; hal released (MFA), gus stays
+    assert transitions(result) == {"hal": "released"}
+    assert scan_first["counts"]["quarantined"] == 2
+
+
+def test_missing_exempt_group_is_a_config_error(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("jo"))
+    put_exemptions(ssm, {"group": "vendor-typo", "reason": "vendor IdP"})
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == set()
+    assert "group 'vendor-typo' does not exist" in result["transitions"][0]["reason"]
+
+
+def test_unreadable_exemptions_parameter_fails_safe(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("kim"))
+    faults = FaultInjector().attach(bootstrap.client("ssm"))
+    faults.add(Fault("GetParameter", "AccessDeniedException", 400, "no ssm:GetParameter"))
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == set()
+    (error,) = result["transitions"]
+    assert error["type"] == "config-error"
+    assert "AccessDeniedException" in error["reason"]
+
+
+def test_credential_report_failure_decides_nothing(iam: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("lee"))
+    faults = FaultInjector().attach(bootstrap.client("iam"))
+    faults.add(Fault("GetCredentialReport", "AccessDenied", 403, "denied"))
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == set()
+    assert [t["type"] for t in result["transitions"]] == ["scan-error"]
+    assert result["transitions"][0]["severity"] == "critical"
+
+
+def test_root_row_from_real_format_report_is_critical_and_untouched(
+    iam: Any, enforce: str, lambda_client: Any, monkeypatch: pytest.MonkeyPatch, calls: CallCounter
+) -> None:
+    with ms.serve_report(monkeypatch, with_root=ms.root_row(mfa=False, access_key=True)):
+        result = scan(lambda_client)
+    assert result["counts"] == {"root-access-keys": 1, "root-without-mfa": 1}
+    assert calls.writes == {}
+
+
+def test_bad_configuration_fails_the_invocation_at_start(
+    iam: Any,
+    lambda_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    calls: CallCounter,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("MFA_ENFORCER_GRACE_HOURS", "-3")
+    with pytest.raises(ValueError, match="MFA_ENFORCER_GRACE_HOURS must be between 0"):
+        scan(lambda_client)
+    assert calls.total == 0
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.getMessage() == "configuration error, nothing done"
+    assert "MFA_ENFORCER_GRACE_HOURS" in record.problem
+
+
+def test_one_log_line_per_finding_and_metrics(
+    iam: Any,
+    ssm: Any,
+    enforce: str,
+    lambda_client: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed_table(iam, ssm)
+    result = scan(lambda_client)
+    logged = [r.finding for r in caplog.records if r.getMessage() == "finding"]
+    assert len(logged) == sum(result["counts"].values())
+    assert {f["type"] for f in logged} == set(result["counts"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    metrics = [line for line in lines if "_aws" in line]
+    names = {m["Name"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"Findings", "UsersScanned", "ScanDuration"} <= names
