@@ -12,7 +12,9 @@ ARN = "arn:aws:iam::123456789012:policy/mfa-enforcer-quarantine"
 
 def test_defaults_are_report_mode_without_channels() -> None:
     settings = config.from_env({})
-    assert settings == config.Settings(mode=Mode.REPORT, exemptions_parameter="/mfa-enforcer/exemptions", grace_hours=24)
+    assert settings == config.Settings(
+        mode=Mode.REPORT, exemptions_parameter="/mfa-enforcer/exemptions", grace_hours=24
+    )
     assert not settings.enforce
 
 
@@ -40,14 +42,26 @@ def test_blank_values_count_as_unset() -> None:
     ("env", "message"),
     [
         ({config.MODE: "audit"}, "MFA_ENFORCER_MODE must be 'enforce' or 'report', got 'audit'"),
-        ({config.MODE: "enforce"}, "MFA_ENFORCER_QUARANTINE_POLICY_ARN is required when MFA_ENFORCER_MODE is 'enforce'"),
+        (
+            {config.MODE: "enforce"},
+            "MFA_ENFORCER_QUARANTINE_POLICY_ARN is required when MFA_ENFORCER_MODE is 'enforce'",
+        ),
         ({config.QUARANTINE_POLICY_ARN: "mfa-enforcer-quarantine"}, "MFA_ENFORCER_QUARANTINE_POLICY_ARN is not an IAM"),
-        ({config.QUARANTINE_POLICY_ARN: "arn:aws:iam::123:policy/x"}, "MFA_ENFORCER_QUARANTINE_POLICY_ARN is not an IAM"),
+        (
+            {config.QUARANTINE_POLICY_ARN: "arn:aws:iam::123:policy/x"},
+            "MFA_ENFORCER_QUARANTINE_POLICY_ARN is not an IAM",
+        ),
         ({config.GRACE_HOURS: "-1"}, "MFA_ENFORCER_GRACE_HOURS must be between 0 and"),
         ({config.GRACE_HOURS: "nan"}, "MFA_ENFORCER_GRACE_HOURS must be between 0 and"),
         ({config.GRACE_HOURS: "one day"}, "MFA_ENFORCER_GRACE_HOURS must be a number of hours"),
-        ({config.SNS_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q"}, "MFA_ENFORCER_SNS_TOPIC_ARN is not an SNS topic ARN"),
-        ({config.EXEMPTIONS_PARAMETER: "has spaces/x"}, "MFA_ENFORCER_EXEMPTIONS_PARAMETER is not an SSM parameter name"),
+        (
+            {config.SNS_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q"},
+            "MFA_ENFORCER_SNS_TOPIC_ARN is not an SNS topic ARN",
+        ),
+        (
+            {config.EXEMPTIONS_PARAMETER: "has spaces/x"},
+            "MFA_ENFORCER_EXEMPTIONS_PARAMETER is not an SSM parameter name",
+        ),
         ({config.SLACK_WEBHOOK_PARAMETER: "https://hooks"}, "MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER is not an SSM"),
     ],
 )

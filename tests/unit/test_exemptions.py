@@ -46,7 +46,9 @@ def test_blank_parameter_means_no_exemptions(text: str | None) -> None:
 
 
 def test_date_expiry_lasts_through_that_day_utc() -> None:
-    (entry,) = exemptions.parse({"version": 1, "exemptions": [{"user": "a", "reason": "r", "expires": "2026-11-23"}]}).entries
+    (entry,) = exemptions.parse(
+        {"version": 1, "exemptions": [{"user": "a", "reason": "r", "expires": "2026-11-23"}]}
+    ).entries
     assert entry.active(datetime(2026, 11, 23, 23, 59, 59, tzinfo=UTC))
     assert not entry.active(datetime(2026, 11, 24, 0, 0, tzinfo=UTC))
 
