@@ -34,6 +34,7 @@ logger = observability.logger
 
 AWS_ERRORS = (ClientError, BotoCoreError)
 MAX_SAFETY_MARGIN_S = 30.0
+MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
 class Notifier(Protocol):
@@ -87,7 +88,7 @@ class RunResult:
         return dict(sorted(counts.items()))
 
     def summary(self) -> dict[str, object]:
-        """JSON-able summary: counts for everything, full detail for transitions."""
+        """JSON-able summary: counts for everything, every transition, and the first findings in detail."""
         return {
             "trigger": self.trigger.value,
             "mode": self.mode.value,
@@ -98,6 +99,8 @@ class RunResult:
             "duration_ms": self.duration_ms,
             "counts": self.counts(),
             "transitions": [f.as_dict() for f in self.transitions],
+            "findings": [f.as_dict() for f in self.findings[:MAX_FINDINGS_IN_SUMMARY]],
+            "findings_omitted": max(0, len(self.findings) - MAX_FINDINGS_IN_SUMMARY),
         }
 
 

@@ -191,11 +191,11 @@ def test_one_failing_user_does_not_stop_the_others(iam: Any, enforce: str, lambd
 
 
 def test_user_at_managed_policy_quota_goes_into_the_quarantine_group(
-    iam: Any, enforce: str, lambda_client: Any
+    iam: Any, enforce: str, lambda_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ms.enforce_policy_quota(monkeypatch)
     ms.create_user(iam, ms.UserSpec("full"))
-    faults = FaultInjector().attach(bootstrap.client("iam"))
-    faults.add(Fault("AttachUserPolicy", "LimitExceeded", 409, "Cannot exceed quota for PoliciesPerUser: 10"))
+    ms.fill_policy_quota(iam, "full")
 
     result = scan(lambda_client)
     members = {u["UserName"] for u in iam.get_group(GroupName=ms.QUARANTINE_GROUP)["Users"]}

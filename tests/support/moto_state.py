@@ -131,6 +131,35 @@ def stale_report(*, mfa_active: dict[str, bool]) -> str:
     return out.getvalue()
 
 
+MANAGED_POLICY_QUOTA = 10
+
+
+def enforce_policy_quota(monkeypatch: Any, quota: int = MANAGED_POLICY_QUOTA) -> None:
+    """Make moto refuse an 11th managed policy on a user with LimitExceeded, as AWS does (moto has no quota)."""
+    from moto.iam.exceptions import LimitExceededException as _Limit
+
+    original = IAMBackend.attach_user_policy
+
+    def attach(self: IAMBackend, policy_arn: str, user_name: str) -> None:
+        user = self.get_user(user_name)
+        if policy_arn not in user.managed_policies and len(user.managed_policies) >= quota:
+            raise _Limit(f"Cannot exceed quota for PoliciesPerUser: {quota}")
+        original(self, policy_arn, user_name)
+
+    monkeypatch.setattr(IAMBackend, "attach_user_policy", attach)
+
+
+def fill_policy_quota(iam: Any, user: str, quota: int = MANAGED_POLICY_QUOTA) -> None:
+    """Attach `quota` harmless managed policies, so the quarantine policy no longer fits."""
+    document = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:List*", "Resource": "*"}]}
+    )
+    for i in range(quota):
+        name = f"{user}-policy-{i}"
+        arn = iam.create_policy(PolicyName=name, PolicyDocument=document)["Policy"]["Arn"]
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+
+
 def root_row(*, mfa: bool, access_key: bool = False) -> str:
     """A `<root_account>` row in AWS's real format (moto has none)."""
     created = "2019-03-01T09:12:44+00:00"
