@@ -9,7 +9,8 @@ list of quarantined users), and then it decides nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -34,6 +35,7 @@ logger = observability.logger
 
 AWS_ERRORS = (ClientError, BotoCoreError)
 MAX_SAFETY_MARGIN_S = 30.0
+WRITE_WORKERS = 6
 MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
@@ -196,22 +198,52 @@ class _Outcome:
         return out + self.extra
 
 
-def execute(ports: Ports, plan: Plan, snapshot: QuarantineSnapshot, now: datetime, budget: TimeBudget) -> _Outcome:
-    """Carry out the plan's candidates one user at a time; a failure becomes that user's finding."""
+def execute(
+    ports: Ports,
+    plan: Plan,
+    snapshot: QuarantineSnapshot,
+    now: datetime,
+    budget: TimeBudget,
+    workers: int = WRITE_WORKERS,
+) -> _Outcome:
+    """Carry out the plan's candidates, a few users at a time; a failure becomes that user's finding.
+
+    Users are independent, so their calls overlap in a small pool (IAM's token buckets and the
+    standard retry mode absorb the bursts). Releases go first; no new user starts once the
+    Lambda's time budget is spent, and the next scan picks up the rest.
+    """
     outcome = _Outcome()
     ordered = sorted(plan.candidates, key=lambda c: c.action not in (Action.RELEASE, Action.WOULD_RELEASE))
-    for index, candidate in enumerate(ordered):
-        if budget.exhausted():
-            outcome.left = len(ordered) - index
-            for skipped in ordered[index:]:
-                outcome.replaced[id(skipped.finding)] = None
-            reason = f"Lambda time nearly up: {outcome.left} user(s) left for the next run"
-            outcome.extra.append(_account_finding(FindingType.SCAN_INCOMPLETE, reason, now))
-            break
-        new, wrote = apply_write(ports.iam, candidate, snapshot, now)
+    started = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="iam-write") as pool:
+        running: dict[Future[tuple[Finding | None, int]], Write] = {}
+        for candidate in ordered:
+            if budget.exhausted():
+                break
+            if len(running) >= workers:
+                _collect(wait(running, return_when=FIRST_COMPLETED).done, running, outcome)
+            running[pool.submit(apply_write, ports.iam, candidate, snapshot, now)] = candidate
+            started += 1
+        _collect(wait(running).done, running, outcome)
+    if started < len(ordered):
+        outcome.left = len(ordered) - started
+        for skipped in ordered[started:]:
+            outcome.replaced[id(skipped.finding)] = None
+        reason = f"Lambda time nearly up: {outcome.left} user(s) left for the next run"
+        outcome.extra.append(_account_finding(FindingType.SCAN_INCOMPLETE, reason, now))
+    return outcome
+
+
+def _collect(
+    done: Iterable[Future[tuple[Finding | None, int]]],
+    running: dict[Future[tuple[Finding | None, int]], Write],
+    outcome: _Outcome,
+) -> None:
+    for future in done:
+        candidate = running.pop(future)
+        new, wrote = future.result()
         outcome.replaced[id(candidate.finding)] = new
         outcome.writes += wrote
-    return outcome
 
 
 def apply_write(

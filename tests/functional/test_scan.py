@@ -315,3 +315,34 @@ def test_one_log_line_per_finding_and_metrics(
     metrics = [line for line in lines if "_aws" in line]
     names = {m["Name"] for line in metrics for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"Findings", "UsersScanned", "ScanDuration"} <= names
+
+
+class ShrinkingContext:
+    """A Lambda context whose remaining time drops by `step_ms` at every look."""
+
+    aws_request_id = "test-request"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:mfa-enforcer-dev-scheduled_scan"
+
+    def __init__(self, start_ms: float, step_ms: float) -> None:
+        self.remaining, self.step = start_ms, step_ms
+
+    def get_remaining_time_in_millis(self) -> float:
+        self.remaining -= self.step
+        return self.remaining + self.step
+
+
+def test_scan_stops_starting_users_when_time_runs_low_and_the_next_run_finishes(iam: Any, enforce: str) -> None:
+    import app as lambda_module  # Lambda's handler string is app.scheduled_scan
+
+    for i in range(8):
+        ms.create_user(iam, ms.UserSpec(f"late{i}"))
+    first = lambda_module.scheduled_scan(SCHEDULED, ShrinkingContext(start_ms=60_000, step_ms=10_000))
+    # margin = min(30 s, 60 s / 4) = 15 s: looks at 50, 40, 30, 20 s start a user, 10 s stops
+    assert first["left_for_next_run"] == 4
+    assert len(ms.quarantined_users(iam)) == 4
+    assert [t["type"] for t in first["transitions"]].count("scan-incomplete") == 1
+
+    second = lambda_module.scheduled_scan(SCHEDULED, ShrinkingContext(start_ms=900_000, step_ms=1))
+    assert second["left_for_next_run"] == 0
+    assert ms.quarantined_users(iam) == {f"late{i}" for i in range(8)}
+    assert transitions(second) == {f"late{i}": "quarantined" for i in range(4, 8)}
