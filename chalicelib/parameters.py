@@ -33,10 +33,14 @@ class ParameterStore:
         self._provider = provider
         self._max_age = max_age
 
-    def exemptions_text(self, name: str) -> str | None:
-        """The exemptions document, or None when the parameter does not exist."""
+    def exemptions_text(self, name: str, *, fresh: bool = False) -> str | None:
+        """The exemptions document, or None when the parameter does not exist.
+
+        `fresh` skips the container cache: the hourly scan always reads the admin's latest document,
+        while the real-time paths accept a copy up to five minutes old to stay within their call budget.
+        """
         try:
-            return self._get(name)
+            return self._get(name, fresh=fresh)
         except _NotFoundError:
             return None
 
@@ -50,9 +54,9 @@ class ParameterStore:
             raise ParameterUnavailableError(f"parameter {name} is empty")
         return value.strip()
 
-    def _get(self, name: str) -> str:
+    def _get(self, name: str, *, fresh: bool = False) -> str:
         try:
-            value = self._provider.get(name, max_age=self._max_age, decrypt=True)
+            value = self._provider.get(name, max_age=self._max_age, decrypt=True, force_fetch=fresh)
         except GetParameterError as exc:
             cause = exc.__context__
             if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == "ParameterNotFound":

@@ -147,7 +147,7 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
     if body.generated is not None:
         logger.info("credential report", extra={"generated": body.generated.isoformat(), "rows": len(report.rows)})
 
-    document, members, problem = load_exemptions(ports)
+    document, members, problem = load_exemptions(ports, fresh=True)
     plan = decide.scan(report, document, members, snapshot.users, now, policy_for(settings))
     findings = list(plan.findings)
     if problem is not None:
@@ -166,10 +166,13 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
     return _finish(ports, result, started)
 
 
-def load_exemptions(ports: Ports) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], str | None]:
+def load_exemptions(
+    ports: Ports, *, fresh: bool = False
+) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], str | None]:
     """Read, validate and resolve the exemptions; on any problem return None and say why (fail safe)."""
     try:
-        document = exemptions.loads(ports.parameters.exemptions_text(ports.settings.exemptions_parameter))
+        text = ports.parameters.exemptions_text(ports.settings.exemptions_parameter, fresh=fresh)
+        document = exemptions.loads(text)
         members = {group: ports.iam.group_members(group) for group in document.groups}
     except exemptions.ExemptionsError as exc:
         return None, {}, f"{ports.settings.exemptions_parameter} is invalid: {exc}"
