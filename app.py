@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent
+from chalice.app import Chalice, CloudWatchEvent, Rate
 
 from chalicelib import handlers
 

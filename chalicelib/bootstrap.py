@@ -41,7 +41,7 @@ def session() -> boto3.session.Session:
 def client(service_name: str) -> Any:
     """One cached client per service for the life of the container."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return session().client(service_name, region_name=region, config=RETRY_CONFIG)
+    return session().client(service_name, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
 @functools.cache

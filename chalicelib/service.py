@@ -140,8 +140,8 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         report = credential_report.parse(body.content)
         snapshot = ports.iam.quarantined()
     except (ReportUnavailableError, credential_report.ReportFormatError, *AWS_ERRORS) as exc:
-        problem = error_text(exc) if isinstance(exc, AWS_ERRORS) else str(exc)
-        finding = _account_finding(FindingType.SCAN_ERROR, f"scan stopped, no decisions made: {problem}", now)
+        why = error_text(exc) if isinstance(exc, AWS_ERRORS) else str(exc)
+        finding = _account_finding(FindingType.SCAN_ERROR, f"scan stopped, no decisions made: {why}", now)
         result = RunResult(Trigger.SCHEDULED_SCAN, settings.mode, (finding,), account_id=settings.account_id)
         return _finish(ports, result, started)
     if body.generated is not None:
