@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint format check clean
+.PHONY: help install demo test lint typecheck format check clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,11 +25,14 @@ lint: install ## ruff lint + format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+typecheck: install ## mypy --strict on app.py and chalicelib (config in pyproject.toml)
+	$(BIN)/mypy
+
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## lint, then the whole test suite
+test: lint typecheck ## lint, type-check, then the whole test suite
 	$(BIN)/pytest
 
 check: test ## everything CI runs
