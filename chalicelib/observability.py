@@ -6,6 +6,7 @@ wiring-only. Nothing logged here may carry a secret: findings hold names, ARNs a
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,11 @@ NAMESPACE = "MfaEnforcer"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+# botocore logs whole response bodies at DEBUG, which would include SSM's decrypted webhook URL if
+# someone turned the function's log level to DEBUG. The SDKs' own loggers never go below WARNING.
+for _sdk in ("botocore", "boto3", "urllib3", "slack_sdk"):
+    logging.getLogger(_sdk).setLevel(logging.WARNING)
 
 
 def log_findings(findings: Iterable[Finding]) -> None:

@@ -26,9 +26,11 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.support import moto_state as ms
+from tests.support.webhook_catcher import WebhookCatcher, read_sqs_messages, render, render_sns
 
 REGION = "us-east-1"
 EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
+SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
 STYLE = {
     "quarantined": "bold red",
     "cannot-quarantine": "bold red",
@@ -176,9 +178,38 @@ def embedded_aws() -> Iterator[pytest.MonkeyPatch]:
         patch.undo()
 
 
+def notification_channels(patch: pytest.MonkeyPatch, catcher: WebhookCatcher) -> tuple[Any, str]:
+    """An SNS topic with an SQS subscription to read back, and the Slack URL (loopback) in a SecureString."""
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    ssm = boto3.client("ssm", region_name=REGION)
+    topic = sns.create_topic(Name="mfa-enforcer-findings")["TopicArn"]
+    queue = sqs.create_queue(QueueName="findings-subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    ssm.put_parameter(Name=SLACK_PARAMETER, Value=catcher.start(), Type="SecureString")
+    patch.setenv("MFA_ENFORCER_SNS_TOPIC_ARN", topic)
+    patch.setenv("MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER", SLACK_PARAMETER)
+    return sqs, queue
+
+
+def print_messages(console: Console, catcher: WebhookCatcher, sqs: Any, queue: str) -> None:
+    """What the two channels received during the last run."""
+    slack, catcher.messages[:] = list(catcher.messages), []
+    sns = read_sqs_messages(sqs, queue)
+    console.print(f"[bold]SNS[/bold]: {len(sns)} message(s) read back from an SQS subscription")
+    for item in sns:
+        console.print("  " + render_sns(item), markup=False, highlight=False)
+    console.print(f"[bold]Slack[/bold]: {len(slack)} message(s) caught on 127.0.0.1")
+    for payload in slack:
+        console.print("\n".join("  │ " + line for line in render(payload).splitlines()), markup=False, highlight=False)
+    console.print()
+
+
 def main() -> None:
-    """Seed, then report -> enforce -> enforce again, printing what happened."""
+    """Seed, then report -> enforce -> enforce again, printing what happened and what was sent."""
     console = Console(width=160)
+    catcher = WebhookCatcher()
     with embedded_aws() as patch:
         from app import app
         from chalicelib import bootstrap
@@ -189,9 +220,11 @@ def main() -> None:
         policy_arn = ms.create_quarantine_policy(iam)
         specs = seed(iam, ssm)
         pre_quarantine(iam, policy_arn, ["olga.enrolled", "pat.stuck"])
+        sqs, queue = notification_channels(patch, catcher)
         console.print(
             f"[bold]mfa-enforcer demo[/bold]: moto account {ms.ACCOUNT_ID}, {len(specs)} IAM users, exemptions in "
-            f"SSM {EXEMPTIONS_PARAMETER}.\n[dim]moto bends: a real-format <root_account> row is added to moto's "
+            f"SSM {EXEMPTIONS_PARAMETER}, findings to SNS (read back through SQS) and to Slack (a webhook catcher "
+            "on 127.0.0.1).\n[dim]moto bends: a real-format <root_account> row is added to moto's "
             "credential report (moto has none), and moto is made to enforce the 10-managed-policy quota.[/dim]\n"
         )
         event = json.loads((ms.ROOT / "tests" / "fixtures" / "eventbridge_scheduled.json").read_text())
@@ -201,17 +234,21 @@ def main() -> None:
                 (
                     ("1. report mode: decide and say what would happen, change nothing", "report"),
                     ("2. enforce mode: quarantine and release", "enforce"),
-                    ("3. enforce again: nothing changed, so no writes and no new quarantines", "enforce"),
+                    ("3. an hour later, enforce again: nothing changed, so no writes and no alerts", "enforce"),
                 ),
                 start=1,
             ):
                 patch.setenv("MFA_ENFORCER_MODE", mode)
+                if step == 3:
+                    ms.an_hour_passes()
                 with redirect_stdout(io.StringIO()):  # the Lambda's EMF metrics lines
                     result = client.lambda_.invoke("scheduled_scan", event).payload
                 shown = result["transitions"] if step == 3 else result["findings"]
                 console.print(findings_table(title, result, shown))
                 console.print()
+                print_messages(console, catcher, sqs, queue)
         console.print(state_table(iam, specs))
+    catcher.stop()
 
 
 if __name__ == "__main__":

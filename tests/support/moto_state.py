@@ -85,6 +85,12 @@ def age_user(name: str, age: timedelta, now: datetime | None = None) -> None:
     backend().users[name].create_date = (now or datetime.now(UTC)) - age
 
 
+def an_hour_passes(hours: float = 1) -> None:
+    """Move every user's creation time back, as if the next hourly scan ran `hours` later."""
+    for user in backend().users.values():
+        user.create_date -= timedelta(hours=hours)
+
+
 def attached_policies(iam: Any, user: str) -> set[str]:
     """ARNs of the managed policies attached to a user."""
     return {p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]}
