@@ -133,7 +133,10 @@ def _timestamp(record: dict[str, str], column: str, *, required: bool) -> dateti
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{column} is not an ISO 8601 timestamp: {_short(raw)!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{column} is out of range: {_short(raw)!r}") from None
 
 
 def _short(text: str) -> str:

@@ -20,13 +20,17 @@ releases a user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from chalicelib import events
 from chalicelib.credential_report import CredentialReport, RowError
 from chalicelib.exemptions import EXPIRING_WINDOW, Exemptions
 from chalicelib.model import (
+    QUARANTINE_GROUP,
+    ROOT_USER,
     Action,
     Finding,
     FindingType,
@@ -136,7 +140,7 @@ def evaluate(
     if exemptions is None:
         return (), None
 
-    deadline = facts.grace_start + policy.grace if facts.grace_start is not None else now
+    deadline = _later(facts.grace_start, policy.grace) if facts.grace_start is not None else now
     if now < deadline:
         started = facts.grace_start if facts.grace_start is not None else now
         new = trigger is not Trigger.SCHEDULED_SCAN or started > now - policy.interval
@@ -212,6 +216,14 @@ def config_error(problem: str, now: datetime, trigger: Trigger) -> Finding:
     )
 
 
+def _later(start: datetime, delta: timedelta) -> datetime:
+    """start + delta, saturating at the last representable instant (a report row dated year 9999)."""
+    try:
+        return start + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=start.tzinfo)
+
+
 def _release(make: _Maker, policy: Policy, why: str) -> tuple[tuple[Finding, ...], Write]:
     action = Action.RELEASE if policy.mode is Mode.ENFORCE else Action.WOULD_RELEASE
     finding = make(FindingType.RELEASED, action, why, transition=True)
@@ -273,3 +285,246 @@ class _Maker:
             transition=transition,
             **extra,  # type: ignore[arg-type]
         )
+
+
+# --- Real-time paths: on_console_login and on_iam_change -----------------------------------------
+# Appended for issue 3; nothing above this line changed except the imports. The events come from
+# chalicelib.events (parsed liberally); what they call for is decided here, strictly.
+
+
+class Skip(enum.StrEnum):
+    """Why an event leads to no action; the value is the `Reason` dimension of the EventsIgnored metric."""
+
+    OTHER_ACCOUNT = "other-account"
+    FAILED_SIGN_IN = "failed-sign-in"
+    UNKNOWN_OUTCOME = "unknown-outcome"
+    MFA_USED = "mfa-used"
+    ROOT_MFA_UNKNOWN = "root-mfa-unknown"
+    IDENTITY_CENTER = "identity-center"
+    FEDERATED = "federated"
+    ASSUMED_ROLE = "assumed-role"
+    NOT_A_USER = "not-a-user"
+    BAD_USER_NAME = "bad-user-name"
+    FAILED_CALL = "failed-call"
+    NO_TARGET = "no-target"
+    OTHER_POLICY = "other-policy"
+    OTHER_GROUP = "other-group"
+    NO_POLICY = "no-quarantine-policy"
+    OWN_CHANGE = "own-change"
+    USER_NOT_FOUND = "user-not-found"
+    HAS_MFA = "has-mfa"
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """Do nothing about this event; `reason` is the one log line that says why."""
+
+    code: Skip
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckUser:
+    """Apply the decision table to one user, from live IAM reads (never from the event alone).
+
+    `stop_if_mfa`: a sign-in by a user who has an MFA device needs nothing more, which keeps that
+    path at one call; IAM changes read on, so a user who has MFA and still carries the bot's
+    quarantine tags is released.
+    """
+
+    user: str
+    stop_if_mfa: bool
+
+
+@dataclass(frozen=True)
+class RootSignIn:
+    """The root user signed in without MFA: critical, and nothing the bot can change."""
+
+    arn: str | None
+    account: str
+    source_ip: str | None
+
+
+@dataclass(frozen=True)
+class Restore:
+    """Someone removed a user's quarantine: detached the policy, or took them out of the fallback group."""
+
+    user: str
+    actor: events.Principal
+    via_group: bool
+
+    @property
+    def how(self) -> str:
+        """What the actor did, as it reads in the finding."""
+        return (
+            f"removed the user from the group {QUARANTINE_GROUP}"
+            if self.via_group
+            else "detached the quarantine policy"
+        )
+
+
+def triage_login(login: events.ConsoleLogin, account: str) -> Ignore | CheckUser | RootSignIn:
+    """What a ConsoleLogin calls for.
+
+    Only a successful sign-in by an IAM user of this account that did not report MFA leads to a
+    check (a missing `MFAUsed` is checked too: the live MFA read decides). Root without MFA is
+    alerted; failed sign-ins, sign-ins with MFA and every role, federated and Identity Center
+    session are left alone.
+    """
+    foreign = _foreign(login.accounts, account)
+    if foreign is not None:
+        return foreign
+    if login.success is False:
+        return Ignore(Skip.FAILED_SIGN_IN, f"failed sign-in ({events.show(login.error_message or 'Failure')})")
+    if login.success is None:
+        return Ignore(Skip.UNKNOWN_OUTCOME, "responseElements.ConsoleLogin is neither Success nor Failure")
+    principal = login.principal
+    if principal.type is events.PrincipalType.ROOT:
+        if login.mfa_used is False:
+            return RootSignIn(principal.arn, account, login.source_ip)
+        if login.mfa_used:
+            return Ignore(Skip.MFA_USED, "root signed in with MFA")
+        return Ignore(Skip.ROOT_MFA_UNKNOWN, "root sign-in whose event does not say whether MFA was used")
+    if principal.type is events.PrincipalType.IAM_USER:
+        if login.mfa_used:
+            return Ignore(Skip.MFA_USED, f"IAM user {events.show(principal.user_name)} signed in with MFA")
+        if principal.user_name is None or not events.valid_user_name(principal.user_name):
+            return Ignore(Skip.BAD_USER_NAME, f"IAM user name {events.show(principal.user_name)} is not valid")
+        return CheckUser(principal.user_name, stop_if_mfa=True)
+    return _not_an_iam_user(principal)
+
+
+def triage_change(change: events.IamChange, account: str, policy_arn: str | None) -> Ignore | CheckUser | Restore:
+    """What an IAM change calls for. Only successful calls count; the target is the user acted on.
+
+    EnableMFADevice, DeactivateMFADevice, DeleteVirtualMFADevice and CreateLoginProfile re-check
+    the user. DetachUserPolicy of the quarantine policy, and RemoveUserFromGroup of the quarantine
+    group (the fallback at the managed-policy quota), are possible tamper.
+    """
+    foreign = _foreign(change.accounts, account)
+    if foreign is not None:
+        return foreign
+    if change.error_code is not None:
+        return Ignore(
+            Skip.FAILED_CALL, f"{change.event_name} failed ({events.show(change.error_code)}): nothing changed"
+        )
+    user = change.target
+    if user is None:
+        return Ignore(Skip.NO_TARGET, f"{change.event_name} names no IAM user to check")
+    if not events.valid_user_name(user):
+        return Ignore(Skip.BAD_USER_NAME, f"{events.show(user)} is not a valid IAM user name")
+    if change.name is events.IamEvent.DETACH_USER_POLICY:
+        if policy_arn is None:
+            return Ignore(Skip.NO_POLICY, "no quarantine policy configured: a detach cannot be judged")
+        if (change.policy_arn or "").casefold() != policy_arn.casefold():
+            return Ignore(Skip.OTHER_POLICY, f"detached {events.show(change.policy_arn)}, not the quarantine policy")
+        return Restore(user, change.principal, via_group=False)
+    if change.name is events.IamEvent.REMOVE_USER_FROM_GROUP:
+        if (change.group_name or "").casefold() != QUARANTINE_GROUP.casefold():
+            return Ignore(Skip.OTHER_GROUP, f"left group {events.show(change.group_name)}, not {QUARANTINE_GROUP}")
+        return Restore(user, change.principal, via_group=True)
+    return CheckUser(user, stop_if_mfa=False)
+
+
+def is_own_change(actor: events.Principal, bot_arn: str | None) -> bool:
+    """True when the caller is the bot itself (its releases arrive as events too).
+
+    The bot runs as an assumed role; any session of that role counts (all three functions share
+    it). Misjudging is safe either way: the bot removes a quarantine only for MFA or an exemption,
+    and `tamper` finds nothing to restore in exactly those cases.
+    """
+    if bot_arn is None:
+        return False
+    bot_role = events.role_of(bot_arn)
+    if bot_role is None:
+        return actor.arn == bot_arn
+    return (
+        actor.type is events.PrincipalType.ASSUMED_ROLE
+        and (actor.role_name or "").casefold() == bot_role.casefold()
+        and (actor.account_id or events.account_of(actor.arn)) == events.account_of(bot_arn)
+    )
+
+
+def needs_login_profile(facts: UserFacts, exemptions: Exemptions | None, now: datetime) -> bool:
+    """Whether the decision depends on the console password and when it was first set.
+
+    Only a user who is not quarantined, has no MFA and is not exempt (under a readable document)
+    can end up `pending` or `quarantined`; everyone else is decided without it, which saves the
+    real-time path a GetLoginProfile call.
+    """
+    if facts.quarantined or facts.mfa or exemptions is None:
+        return False
+    return exemptions.match(facts.user, facts.path, facts.groups, now) is None
+
+
+def tamper(
+    facts: UserFacts,
+    exemptions: Exemptions | None,
+    now: datetime,
+    policy: Policy,
+    trigger: Trigger,
+    *,
+    actor: str,
+    how: str,
+) -> tuple[tuple[Finding, ...], Write | None]:
+    """Someone other than the bot removed a user's quarantine.
+
+    The removal proves the user was quarantined a moment ago, so the table is applied as if they
+    still were. With MFA or an active exemption the removal agrees with the table: nothing is
+    restored, and tags the bot left behind (`facts.quarantined`) are cleaned up as a release.
+    Otherwise it is tamper: a critical finding naming who did it, and the quarantine is restored
+    (`reattach`; `would-reattach` in report mode). Under an unusable exemptions document nothing
+    is restored (fail safe: nobody is quarantined), but the tamper is still reported.
+    """
+    _, write = evaluate(replace(facts, quarantined=True), exemptions, now, policy, trigger)
+    if write is not None:
+        if not facts.quarantined:
+            return (), None
+        finding = write.finding.with_changes(
+            reason=f"{write.finding.reason}; quarantine removed by {actor}", actor=actor
+        )
+        return (finding,), replace(write, finding=finding)
+    make = _Maker(facts, now, trigger)
+    if exemptions is None:
+        reason = f"{actor} {how} while the user still has no MFA; not restored: the exemptions are unusable"
+        return (make(FindingType.TAMPER, Action.NONE, reason, transition=True).with_changes(actor=actor),), None
+    action = Action.REATTACH if policy.mode is Mode.ENFORCE else Action.WOULD_REATTACH
+    reason = f"{actor} {how} while the user still has no MFA"
+    finding = make(FindingType.TAMPER, action, reason, transition=True).with_changes(actor=actor)
+    return (finding,), Write(action=action, user=facts.user, reason=reason, finding=finding, confirm_no_mfa=False)
+
+
+def root_sign_in(event: RootSignIn, now: datetime, trigger: Trigger) -> Finding:
+    """The root user signed in without MFA: critical, and no write (root cannot be quarantined)."""
+    where = f" from {event.source_ip}" if event.source_ip and len(event.source_ip) <= events.MAX_SHOWN else ""
+    return Finding(
+        type=FindingType.ROOT_WITHOUT_MFA,
+        user=ROOT_USER,
+        arn=event.arn or f"arn:aws:iam::{event.account}:root",
+        action=Action.NONE,
+        reason=f"the root user signed in to the console without MFA{where}",
+        detected_by=trigger,
+        timestamp=now,
+        transition=True,
+    )
+
+
+def _foreign(accounts: Sequence[str], account: str) -> Ignore | None:
+    """Strict: every account the event names must be ours, and it must name at least one."""
+    if not accounts:
+        return Ignore(Skip.OTHER_ACCOUNT, "the event names no account, so it cannot be shown to be this one's")
+    other = next((a for a in accounts if a != account), None)
+    if other is None:
+        return None
+    return Ignore(Skip.OTHER_ACCOUNT, f"event from account {events.show(other)}; the bot runs in {account}")
+
+
+def _not_an_iam_user(principal: events.Principal) -> Ignore:
+    kinds = events.PrincipalType
+    if principal.identity_center:
+        return Ignore(Skip.IDENTITY_CENTER, f"Identity Center session {events.show(principal.label)}: MFA is the IdP's")
+    if principal.type in (kinds.SAML_USER, kinds.WEB_IDENTITY_USER, kinds.FEDERATED_USER):
+        return Ignore(Skip.FEDERATED, f"federated sign-in ({principal.type.value}): MFA is the IdP's")
+    if principal.type is kinds.ASSUMED_ROLE:
+        return Ignore(Skip.ASSUMED_ROLE, f"role session {events.show(principal.label)}: not an IAM user")
+    return Ignore(Skip.NOT_A_USER, f"userIdentity.type {events.show(principal.type_text)}: not an IAM user")

@@ -20,6 +20,7 @@ OPTIONAL_KEYS = ("expires", "approved_by")
 ENTRY_KEYS = frozenset((*SELECTORS, "reason", *OPTIONAL_KEYS))
 TOP_KEYS = frozenset(("version", "exemptions"))
 EXPIRING_WINDOW = timedelta(days=7)
+NEVER = datetime.max.replace(tzinfo=UTC)  # expiries beyond what datetime can hold ("9999-12-31")
 MAX_TEXT = 1024
 
 _USER = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -219,14 +220,17 @@ def _expiry(where: str, value: object, problems: list[Problem]) -> datetime | No
         return None
     try:
         if _DATE.match(value):
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC) + timedelta(days=1)
+            start = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+            return start + timedelta(days=1) if start.date() < date.max else NEVER
         if "T" not in value:
             raise ValueError
         parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00: past the last representable instant
+        return NEVER
     except ValueError:
         problems.append(Problem(where, f"is not a date (YYYY-MM-DD) or ISO 8601 datetime: {_show(value)}"))
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _kind(value: object) -> str:

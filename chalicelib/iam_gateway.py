@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -74,6 +74,10 @@ class IamGateway:
         "iam:DetachUserPolicy",
         "iam:AddUserToGroup",
         "iam:RemoveUserFromGroup",
+        # real-time paths (on_console_login, on_iam_change): per-user reads instead of the report
+        "iam:GetUser",
+        "iam:GetLoginProfile",
+        "iam:ListGroupsForUser",
     )
 
     def __init__(
@@ -183,6 +187,79 @@ class IamGateway:
             raise RuntimeError("no quarantine policy ARN configured")
         return self._policy_arn
 
+    # --- Per-user reads and the restore write of the real-time paths (issue 3) ---------------
+
+    def user_record(self, user: str) -> UserRecord:
+        """GetUser: the ARN (with path), the creation time and the bot's quarantine tag, in one call.
+
+        The tag is the bot's own record of a quarantine it made (written before the policy, removed
+        before it), so the real-time paths learn "already quarantined, since when" without a
+        second read, and never overwrite `quarantined-at` or alert twice.
+        """
+        try:
+            answer = self._iam.get_user(UserName=user)["User"]
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
+        tags = {t["Key"]: t["Value"] for t in answer.get("Tags", [])}
+        return UserRecord(
+            user=answer["UserName"],
+            arn=answer["Arn"],
+            created=_utc(answer["CreateDate"]),
+            quarantine_tag=tags.get(QUARANTINED_AT_TAG),
+        )
+
+    def login_profile_created(self, user: str) -> datetime | None:
+        """GetLoginProfile: when the user's console password was first created; None without one.
+
+        AWS documents CreateDate as the initial password creation, also when a password is added
+        to an older API-only user, so it is where the grace clock of CreateLoginProfile starts.
+        """
+        try:
+            return _utc(self._iam.get_login_profile(UserName=user)["LoginProfile"]["CreateDate"])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                return None
+            raise
+
+    def groups_of(self, user: str) -> frozenset[str]:
+        """ListGroupsForUser (paginated): one call per user, whatever the number of exempt groups."""
+        groups: set[str] = set()
+        try:
+            for page in self._iam.get_paginator("list_groups_for_user").paginate(UserName=user):
+                groups.update(g["GroupName"] for g in page["Groups"])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
+        return frozenset(groups)
+
+    def reattach(self, user: str, *, via_group: bool, tag_at: datetime | None) -> str:
+        """Restore a quarantine someone removed: back into the group, or the policy (group at the quota).
+
+        Tags are written only when the bot's record is missing (`tag_at`), so an existing
+        `quarantined-at` keeps the original instant. Returns `policy` or `group`.
+        """
+        arn = self._require_policy()
+        if tag_at is not None:
+            self._iam.tag_user(
+                UserName=user,
+                Tags=[
+                    {"Key": QUARANTINED_AT_TAG, "Value": iso(tag_at)},
+                    {"Key": REASON_TAG, "Value": REASON_TAG_VALUE},
+                ],
+            )
+        if not via_group:
+            try:
+                self._iam.attach_user_policy(UserName=user, PolicyArn=arn)
+                return "policy"
+            except ClientError as exc:
+                if _code(exc) != "LimitExceeded":
+                    raise
+        self._iam.add_user_to_group(GroupName=QUARANTINE_GROUP, UserName=user)
+        return "group"
+
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
@@ -194,3 +271,22 @@ def error_text(exc: BaseException) -> str:
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
     return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """What GetUser says about one user; `quarantine_tag` is the raw `quarantined-at` value, if any."""
+
+    user: str
+    arn: str
+    created: datetime
+    quarantine_tag: str | None
+
+    @property
+    def quarantined(self) -> bool:
+        """The bot's tag is on the user (its value is not trusted further: any value counts)."""
+        return self.quarantine_tag is not None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -1,0 +1,175 @@
+"""`exemptions validate | list | add | remove`: the admin's side of the SSM exemptions document.
+
+Validation is the Lambda's own validator, so the CLI can never accept a document the bot would
+reject (or the reverse). Writes go through ExemptionsStore, which survives two admins at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chalicelib import exemptions
+from chalicelib.cli import render, terminal
+from chalicelib.cli.errors import CliError, Exit
+from chalicelib.cli.exemptions_store import SIZE_LIMITS, ExemptionsStore, Outcome, add, remove
+from chalicelib.cli.session import Aws
+
+_INDEX = re.compile(r"^exemptions\[(\d+)\]")
+CACHE_NOTE = "The next scan uses it; real-time checks may use a copy up to 5 minutes old."
+
+
+def problem_index(problem: exemptions.Problem) -> int | None:
+    """The entry a problem belongs to (`exemptions[2].expires` -> 2); None for document-level problems."""
+    found = _INDEX.match(problem.path)
+    return int(found.group(1)) if found else None
+
+
+def _read_file(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a directory, expected a JSON file") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def validate(path: str, *, output: str) -> int:
+    """Every problem, each with its entry index; exit 1 when there is any, 0 when the document is valid."""
+    text = _read_file(path)
+    now = datetime.now(UTC)
+    problems: list[exemptions.Problem] = []
+    document = exemptions.Exemptions()
+    try:
+        document = exemptions.loads(text)
+    except exemptions.ExemptionsError as exc:
+        problems.extend(exc.problems)
+    size = len(text.encode("utf-8"))
+    if size > SIZE_LIMITS["Advanced"]:
+        problems.append(exemptions.Problem("$", f"is {size} bytes; SSM parameters hold at most 8192 (Advanced tier)"))
+    if output == "json":
+        print(
+            json.dumps(
+                {
+                    "file": path,
+                    "valid": not problems,
+                    "entries": len(document.entries),
+                    "bytes": size,
+                    "problems": [{"index": problem_index(p), "path": p.path, "message": p.message} for p in problems],
+                },
+                indent=2,
+            )
+        )
+        return Exit.FINDINGS if problems else Exit.OK
+    if problems:
+        for problem in problems:
+            index = problem_index(problem)
+            where = f"entry {index}" if index is not None else "document"
+            print(f"{path}: {where}: {problem}")
+        terminal.note(f"{len(problems)} problem(s). While such a document is live, the bot quarantines nobody.")
+        return Exit.FINDINGS
+    sections = dict(render.exemption_sections(document, now))
+    print(
+        f"{path}: valid, {len(document.entries)} entries ({len(sections['active'])} active, "
+        f"{len(sections['expiring'])} expiring within 7 days, {len(sections['expired'])} expired); {size} bytes"
+    )
+    if size > SIZE_LIMITS["Standard"]:
+        terminal.note(f"note: {size} bytes needs the SSM Advanced tier (the Standard tier holds 4096 bytes)")
+    return Exit.OK
+
+
+def list_entries(aws: Aws, parameter: str, *, output: str) -> int:
+    """Active, expiring within 7 days, and expired entries of the stored document."""
+    store = ExemptionsStore(aws.client("ssm"), parameter)
+    snapshot = store.read()
+    now = datetime.now(UTC)
+    try:
+        document = exemptions.loads(snapshot.text)
+    except exemptions.ExemptionsError as exc:
+        for problem in exc.problems:
+            print(f"{parameter} (version {snapshot.version}): {problem}")
+        terminal.note("The stored document is invalid: the bot quarantines nobody until it is fixed.")
+        return Exit.FINDINGS
+    version = snapshot.version if snapshot.exists else None
+    if output == "json":
+        print(json.dumps(render.exemptions_listing(document, parameter=parameter, version=version, now=now), indent=2))
+        return Exit.OK
+    console = terminal.out()
+    if not snapshot.exists:
+        console.print(f"{parameter} does not exist: no exemptions.", markup=False)
+        return Exit.OK
+    console.print(f"{parameter}, version {snapshot.version}: {len(document.entries)} entries", markup=False)
+    for key, entries in render.exemption_sections(document, now):
+        if not entries:
+            continue
+        console.print(
+            terminal.table(
+                f"{render.SECTION_TITLES[key]} ({len(entries)})",
+                ("#", "Exempts", "Reason", "Approved by", "Expires"),
+                [render.exemption_row(e) for e in entries],
+            )
+        )
+    return Exit.OK
+
+
+def entry_from_args(args: argparse.Namespace, now: datetime) -> dict[str, str]:
+    """The new entry, checked with the Lambda's validator; problems are named by flag, not JSON path."""
+    selector = next(s for s in exemptions.SELECTORS if getattr(args, s) is not None)
+    entry = {selector: getattr(args, selector), "reason": args.reason}
+    if args.expires is not None:
+        entry["expires"] = args.expires
+    if args.approved_by is not None:
+        entry["approved_by"] = args.approved_by
+    try:
+        parsed = exemptions.parse({"version": exemptions.SCHEMA_VERSION, "exemptions": [entry]})
+    except exemptions.ExemptionsError as exc:
+        flags = "; ".join(
+            f"--{p.path.rsplit('.', 1)[-1].replace('_', '-')} {p.message}" if "." in p.path else p.message
+            for p in exc.problems
+        )
+        raise CliError(f"invalid exemption: {flags}") from None
+    if not parsed.entries[0].active(now):
+        raise CliError(f"--expires {args.expires} is already in the past: the entry would never apply")
+    return entry
+
+
+def _written(outcome: Outcome, parameter: str, verb: str) -> None:
+    if not outcome.changed:
+        terminal.note(f"{verb}: nothing to change; {parameter} stays at version {outcome.version}.")
+        return
+    terminal.note(f"{verb}: {parameter} version {outcome.before} -> {outcome.version}. {CACHE_NOTE}")
+    if outcome.merged:
+        versions = ", ".join(map(str, outcome.merged))
+        terminal.note(
+            f"Another admin wrote version(s) {versions} at the same time; your change was re-applied on top, "
+            "their entries are kept."
+        )
+
+
+def add_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
+    """Read, add, validate, size-check, write, repair a racing write."""
+    entry = entry_from_args(args, datetime.now(UTC))
+    store = ExemptionsStore(aws.client("ssm"), parameter)
+    outcome = store.update(add(entry, replace=args.replace))
+    selector = next(s for s in exemptions.SELECTORS if s in entry)
+    _written(outcome, parameter, f"exempted {selector} {entry[selector]}")
+    return Exit.OK
+
+
+def remove_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
+    """Read, remove the entry for one selector, write, repair a racing write."""
+    selector = next(s for s in exemptions.SELECTORS if getattr(args, s) is not None)
+    value = getattr(args, selector)
+    outcome = ExemptionsStore(aws.client("ssm"), parameter).update(remove(selector, value))
+    _written(outcome, parameter, f"removed the exemption for {selector} {value}")
+    return Exit.OK

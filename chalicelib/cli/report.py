@@ -1,0 +1,127 @@
+"""`report --format csv|json|html`: gather the audit evidence from AWS, then render it.
+
+Gathering reuses the bot's adapters (credential report with its bounded wait, quarantine snapshot,
+group members) and adds the per-user reads a CLI can afford and the Lambda avoids: tags for
+"quarantined since", and a live ListMFADevices for every console user the report shows without
+MFA, because the report can be four hours old.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import credential_report, exemptions
+from chalicelib.cli import evidence, html_report, render, terminal
+from chalicelib.cli.errors import CliError
+from chalicelib.cli.exemptions_store import ExemptionsStore
+from chalicelib.cli.session import Aws
+from chalicelib.config import Settings
+from chalicelib.iam_gateway import GroupNotFoundError, IamGateway, ReportUnavailableError, UserNotFoundError
+from chalicelib.model import ReportRow
+
+RENDERERS = {"csv": render.report_csv, "json": render.report_json, "html": html_report.render}
+
+
+def _tags(iam: Any, users: list[str]) -> dict[str, dict[str, str]]:
+    """Each user's tags (ListUserTags, paginated); a user deleted meanwhile is skipped."""
+    tags: dict[str, dict[str, str]] = {}
+    for user in users:
+        try:
+            pages = iam.get_paginator("list_user_tags").paginate(UserName=user)
+            tags[user] = {t["Key"]: t["Value"] for page in pages for t in page["Tags"]}
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+    return tags
+
+
+def _mfa_confirmed(gateway: IamGateway, rows: list[ReportRow], warnings: list[str]) -> frozenset[str]:
+    """Users the (possibly hours-old) report shows without MFA who have a device now."""
+    confirmed = set()
+    for row in rows:
+        if row.mfa_active:
+            continue
+        try:
+            if gateway.has_mfa_device(row.user):
+                confirmed.add(row.user)
+        except UserNotFoundError:
+            warnings.append(f"{row.user} was deleted after the credential report was generated")
+    return frozenset(confirmed)
+
+
+def _exemptions(
+    aws: Aws, gateway: IamGateway, parameter: str, warnings: list[str]
+) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], int | None]:
+    """The document as the Lambda would use it (None when invalid), its groups' members, its version."""
+    snapshot = ExemptionsStore(aws.client("ssm"), parameter).read()
+    version = snapshot.version if snapshot.exists else None
+    try:
+        document = exemptions.loads(snapshot.text)
+    except exemptions.ExemptionsError as exc:
+        warnings.append(f"{parameter} is invalid, so no exemption applies and the bot quarantines nobody: {exc}")
+        return None, {}, version
+    members: dict[str, frozenset[str]] = {}
+    for group in document.groups:
+        try:
+            members[group] = gateway.group_members(group)
+        except GroupNotFoundError as exc:
+            warnings.append(f"exemption group: {exc}")
+    return document, members, version
+
+
+def gather(aws: Aws, settings: Settings, *, now: datetime | None = None) -> evidence.AuditReport:
+    """Read everything the report shows; problems that do not stop it become warnings in the report."""
+    now = now or datetime.now(UTC)
+    iam = aws.client("iam")
+    gateway = IamGateway(iam, settings.quarantine_policy_arn)
+    warnings: list[str] = []
+    account_id = aws.account_id()
+    try:
+        body = gateway.credential_report()
+        report = credential_report.parse(body.content)
+    except (ReportUnavailableError, credential_report.ReportFormatError) as exc:
+        raise CliError(f"cannot build the report: {exc}") from None
+    warnings.extend(f"credential report line {e.line} ({e.user}) skipped: {e.problem}" for e in report.errors)
+
+    console = [r for r in report.users if r.password_enabled]
+    mfa_confirmed = _mfa_confirmed(gateway, console, warnings)
+    snapshot = gateway.quarantined() if settings.quarantine_policy_arn else None
+    if snapshot is None:
+        warnings.append("no quarantine policy ARN given: quarantine status is read from the bot's tag only")
+    tags = _tags(iam, [r.user for r in console] if snapshot is None else sorted(snapshot.users))
+    document, members, version = _exemptions(aws, gateway, settings.exemptions_parameter, warnings)
+
+    return evidence.assemble(
+        account_id=account_id,
+        now=now,
+        report=report,
+        report_generated_at=body.generated,
+        mfa_confirmed=mfa_confirmed,
+        snapshot=snapshot,
+        tags=tags,
+        document=document,
+        group_members=members,
+        exemptions_parameter=settings.exemptions_parameter,
+        exemptions_version=version,
+        warnings=warnings,
+    )
+
+
+def run(aws: Aws, settings: Settings, *, fmt: str, output: str | None) -> int:
+    """Write the report to --output (atomically enough: only after everything was gathered) or stdout."""
+    text = RENDERERS[fmt](gather(aws, settings))
+    if output is None or output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(output)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    terminal.note(f"wrote {fmt} report to {output} ({len(text.encode('utf-8'))} bytes)")
+    return 0

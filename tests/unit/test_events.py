@@ -1,0 +1,594 @@
+"""The real-time parser (chalicelib.events) and what each event calls for (decide.triage_*), over stored events.
+
+Every fixture is a real-format EventBridge delivery (tests/fixtures/eventbridge_*.json). The tables
+say, per fixture, what the parser reads and what the triage decides; malformed and hostile inputs
+must come back as `Invalid` with one clear reason, never as an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chalicelib import decide, events, exemptions
+from chalicelib.model import Action, FindingType, Mode, Trigger
+from tests.conftest import FIXTURES, NOW, load_fixture
+
+ACCOUNT = "123456789012"
+POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/mfa-enforcer-quarantine"
+BOT_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-enforcer-dev/mfa-enforcer-dev-on_iam_change"
+OTHER_ACCOUNT_BOT = "arn:aws:sts::999999999999:assumed-role/mfa-enforcer-dev/mfa-enforcer-dev-on_iam_change"
+ENFORCE = decide.Policy(mode=Mode.ENFORCE, grace=timedelta(hours=24))
+REPORT = decide.Policy(mode=Mode.REPORT, grace=timedelta(hours=24))
+
+
+def test_every_eventbridge_fixture_is_covered_by_a_table() -> None:
+    stored = {p.name for p in FIXTURES.glob("eventbridge_*.json")} - {"eventbridge_scheduled.json"}
+    assert stored == {row.fixture for row in LOGINS} | {row.fixture for row in CHANGES}
+
+
+def test_the_rules_match_on_source_and_event_name_not_detail_type() -> None:
+    assert events.CONSOLE_LOGIN_PATTERN == {"source": ["aws.signin"], "detail": {"eventName": ["ConsoleLogin"]}}
+    assert events.IAM_CHANGE_PATTERN == {
+        "source": ["aws.iam"],
+        "detail": {
+            "eventName": [
+                "EnableMFADevice",
+                "DeactivateMFADevice",
+                "DeleteVirtualMFADevice",
+                "CreateLoginProfile",
+                "DetachUserPolicy",
+                "RemoveUserFromGroup",
+            ]
+        },
+    }
+
+
+# --- ConsoleLogin ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    fixture: str
+    principal: events.PrincipalType
+    user: str | None
+    success: bool | None
+    mfa_used: bool | None
+    verdict: type[decide.Ignore | decide.CheckUser | decide.RootSignIn]
+    skip: decide.Skip | None = None
+
+
+LOGINS = [
+    Login(
+        "eventbridge_console_login_iam_user_no_mfa.json", events.PrincipalType.IAM_USER, "alice", True, False,
+        decide.CheckUser,
+    ),
+    Login(
+        "eventbridge_console_login_iam_user_mfa.json", events.PrincipalType.IAM_USER, "alice", True, True,
+        decide.Ignore, decide.Skip.MFA_USED,
+    ),
+    Login(
+        "eventbridge_console_login_iam_user_lowercase.json", events.PrincipalType.IAM_USER, "alice", True, False,
+        decide.CheckUser,
+    ),
+    Login(  # the event does not say: the live ListMFADevices decides
+        "eventbridge_console_login_iam_user_no_additional_data.json", events.PrincipalType.IAM_USER, "alice", True,
+        None, decide.CheckUser,
+    ),
+    Login(  # eventVersion 1.02 without userName: the ARN (with its path) names the user
+        "eventbridge_console_login_iam_user_old_version.json", events.PrincipalType.IAM_USER, "alice", True, False,
+        decide.CheckUser,
+    ),
+    Login(
+        "eventbridge_console_login_root_no_mfa.json", events.PrincipalType.ROOT, None, True, False, decide.RootSignIn
+    ),
+    Login(
+        "eventbridge_console_login_assumed_role.json", events.PrincipalType.ASSUMED_ROLE, None, True, False,
+        decide.Ignore, decide.Skip.ASSUMED_ROLE,
+    ),
+    Login(
+        "eventbridge_console_login_saml_user.json", events.PrincipalType.SAML_USER, "jdoe@example.com", True, False,
+        decide.Ignore, decide.Skip.FEDERATED,
+    ),
+    Login(
+        "eventbridge_console_login_web_identity_user.json", events.PrincipalType.WEB_IDENTITY_USER,
+        "example-subject-1234", True, False, decide.Ignore, decide.Skip.FEDERATED,
+    ),
+    Login(
+        "eventbridge_console_login_identity_center.json", events.PrincipalType.ASSUMED_ROLE, None, True, False,
+        decide.Ignore, decide.Skip.IDENTITY_CENTER,
+    ),
+    Login(
+        "eventbridge_console_login_failure.json", events.PrincipalType.IAM_USER, "alice", False, False,
+        decide.Ignore, decide.Skip.FAILED_SIGN_IN,
+    ),
+    Login(
+        "eventbridge_console_login_other_account.json", events.PrincipalType.IAM_USER, "alice", True, False,
+        decide.Ignore, decide.Skip.OTHER_ACCOUNT,
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", LOGINS, ids=lambda r: r.fixture.removeprefix("eventbridge_console_login_"))
+def test_console_login_fixture_parses_and_triages(row: Login) -> None:
+    login = events.console_login(load_fixture(row.fixture))
+
+    assert isinstance(login, events.ConsoleLogin), login
+    assert login.principal.type is row.principal
+    assert login.principal.user_name == row.user
+    assert (login.success, login.mfa_used) == (row.success, row.mfa_used)
+    verdict = decide.triage_login(login, ACCOUNT)
+    assert type(verdict) is row.verdict
+    if isinstance(verdict, decide.Ignore):
+        assert verdict.code is row.skip
+        assert verdict.reason
+    if isinstance(verdict, decide.CheckUser):
+        assert (verdict.user, verdict.stop_if_mfa) == ("alice", True)
+
+
+def test_the_same_sign_in_is_foreign_to_another_account() -> None:
+    login = events.console_login(load_fixture("eventbridge_console_login_iam_user_no_mfa.json"))
+    assert isinstance(login, events.ConsoleLogin)
+
+    verdict = decide.triage_login(login, "999999999999")
+
+    assert verdict == decide.Ignore(
+        decide.Skip.OTHER_ACCOUNT, "event from account '123456789012'; the bot runs in 999999999999"
+    )
+
+
+def test_root_sign_in_without_mfa_is_a_critical_finding_and_no_write() -> None:
+    login = events.console_login(load_fixture("eventbridge_console_login_root_no_mfa.json"))
+    assert isinstance(login, events.ConsoleLogin)
+    verdict = decide.triage_login(login, ACCOUNT)
+    assert isinstance(verdict, decide.RootSignIn)
+
+    finding = decide.root_sign_in(verdict, NOW, Trigger.ON_CONSOLE_LOGIN)
+
+    assert (finding.type, finding.severity.value, finding.action) == (
+        FindingType.ROOT_WITHOUT_MFA,
+        "critical",
+        Action.NONE,
+    )
+    assert finding.user == "<root_account>"
+    assert finding.arn == f"arn:aws:iam::{ACCOUNT}:root"
+    assert finding.transition
+    assert "198.51.100.7" in finding.reason
+
+
+@pytest.mark.parametrize(
+    ("mfa_used", "expected"),
+    [("Yes", decide.Skip.MFA_USED), (None, decide.Skip.ROOT_MFA_UNKNOWN)],
+)
+def test_root_sign_in_with_mfa_or_unknown_is_left_alone(mfa_used: str | None, expected: decide.Skip) -> None:
+    event = load_fixture("eventbridge_console_login_root_no_mfa.json")
+    if mfa_used is None:
+        del event["detail"]["additionalEventData"]["MFAUsed"]
+    else:
+        event["detail"]["additionalEventData"]["MFAUsed"] = mfa_used
+    login = events.console_login(event)
+    assert isinstance(login, events.ConsoleLogin)
+
+    verdict = decide.triage_login(login, ACCOUNT)
+
+    assert isinstance(verdict, decide.Ignore)
+    assert verdict.code is expected
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda e: e["detail"], id="bare CloudTrail record"),
+        pytest.param(lambda e: {"Records": [e["detail"]]}, id="one-record log file"),
+        pytest.param(lambda e: {**e, "detail": json.dumps(e["detail"])}, id="detail serialised as a string"),
+        pytest.param(lambda e: {**e, "unexpected": {"extra": [1, 2]}}, id="extra envelope keys"),
+    ],
+)
+def test_wrappers_are_read_liberally(wrap: Any) -> None:
+    login = events.console_login(wrap(load_fixture("eventbridge_console_login_iam_user_no_mfa.json")))
+
+    assert isinstance(login, events.ConsoleLogin)
+    assert login.principal.user_name == "alice"
+    assert login.envelope.account == ACCOUNT
+    assert isinstance(decide.triage_login(login, ACCOUNT), decide.CheckUser)
+
+
+def test_letter_case_of_keys_and_values_does_not_matter() -> None:
+    event = load_fixture("eventbridge_console_login_iam_user_no_mfa.json")
+    detail = event["detail"]
+    detail["additionalEventData"] = {"mfaused": "NO"}
+    detail["responseElements"] = {"consoleLogin": "SUCCESS"}
+    detail["userIdentity"]["type"] = "iamuser"
+
+    login = events.console_login(event)
+
+    assert isinstance(login, events.ConsoleLogin)
+    assert (login.principal.type, login.success, login.mfa_used) == (events.PrincipalType.IAM_USER, True, False)
+
+
+def test_an_error_message_means_failure_whatever_the_response_says() -> None:
+    event = load_fixture("eventbridge_console_login_failure.json")
+    event["detail"]["responseElements"] = None
+
+    login = events.console_login(event)
+
+    assert isinstance(login, events.ConsoleLogin)
+    assert login.success is False
+    assert login.error_message == "Failed authentication"
+
+
+def test_an_unreadable_outcome_is_not_a_success() -> None:
+    event = load_fixture("eventbridge_console_login_iam_user_no_mfa.json")
+    event["detail"]["responseElements"] = {"ConsoleLogin": 1}
+    login = events.console_login(event)
+    assert isinstance(login, events.ConsoleLogin)
+
+    verdict = decide.triage_login(login, ACCOUNT)
+
+    assert isinstance(verdict, decide.Ignore)
+    assert verdict.code is decide.Skip.UNKNOWN_OUTCOME
+
+
+# --- Malformed and hostile input ------------------------------------------------------------------
+
+
+def _login(**detail_changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = load_fixture("eventbridge_console_login_iam_user_no_mfa.json")
+    event["detail"].update(detail_changes)
+    return event
+
+
+def _without(key: str) -> dict[str, Any]:
+    event: dict[str, Any] = load_fixture("eventbridge_console_login_iam_user_no_mfa.json")
+    del event[key]
+    return event
+
+
+def _without_detail_key(key: str) -> dict[str, Any]:
+    event: dict[str, Any] = load_fixture("eventbridge_console_login_iam_user_no_mfa.json")
+    del event["detail"][key]
+    return event
+
+
+MALFORMED = [
+    pytest.param([], "not a JSON object (got list)", id="list"),
+    pytest.param("ConsoleLogin", "not a JSON object (got str)", id="string"),
+    pytest.param(None, "not a JSON object (got NoneType)", id="null"),
+    pytest.param({}, "neither an EventBridge event", id="empty object"),
+    pytest.param(_without("detail"), "the EventBridge envelope has no detail", id="missing detail"),
+    pytest.param({**_without("detail"), "detail": [1]}, "detail is not an object (got list)", id="detail list"),
+    pytest.param({**_without("detail"), "detail": "x"}, "detail is not an object (got string)", id="detail string"),
+    pytest.param(_without_detail_key("userIdentity"), "detail.userIdentity is missing", id="missing userIdentity"),
+    pytest.param(_login(userIdentity=["IAMUser"]), "detail.userIdentity is list", id="userIdentity list"),
+    pytest.param(_login(eventName=42), "detail.eventName is number", id="eventName number"),
+    pytest.param(_without_detail_key("eventName"), "detail.eventName is missing", id="missing eventName"),
+    pytest.param(_login(eventName="GetUser"), "detail.eventName 'GetUser' is not ConsoleLogin", id="other eventName"),
+    pytest.param({**_login(), "source": "aws.iam"}, "source 'aws.iam' is not aws.signin", id="wrong source"),
+    pytest.param({"Records": [{}, {}]}, "2 records; send one record per event", id="two records"),
+    pytest.param({"Records": ["x"]}, "Records[0] is not an object", id="record not an object"),
+]
+
+
+@pytest.mark.parametrize(("raw", "problem"), MALFORMED)
+def test_malformed_sign_in_events_are_invalid_with_one_reason(raw: object, problem: str) -> None:
+    parsed = events.console_login(raw)
+
+    assert isinstance(parsed, events.Invalid)
+    assert problem in parsed.problem
+    assert "\n" not in parsed.problem
+
+
+def test_unknown_iam_event_name_is_invalid() -> None:
+    event = load_fixture("eventbridge_iam_enable_mfa_device.json")
+    event["detail"]["eventName"] = "CreateAccessKey"
+
+    parsed = events.iam_change(event)
+
+    assert parsed == events.Invalid(
+        "detail.eventName 'CreateAccessKey' is not one of the IAM calls on_iam_change handles"
+    )
+
+
+def test_a_256_kb_event_is_read_and_nothing_long_is_echoed() -> None:
+    huge = "A" * (256 * 1024)
+    oversized_name = events.console_login(_login(eventName=huge))
+    assert isinstance(oversized_name, events.Invalid)
+    assert len(oversized_name.problem) < 200
+
+    padded = events.console_login(_login(userAgent=huge))
+    assert isinstance(padded, events.ConsoleLogin)
+    assert isinstance(decide.triage_login(padded, ACCOUNT), decide.CheckUser)
+
+    event = _login()
+    event["detail"]["userIdentity"]["userName"] = huge
+    long_user = events.console_login(event)
+    assert isinstance(long_user, events.ConsoleLogin)
+    verdict = decide.triage_login(long_user, ACCOUNT)
+    assert isinstance(verdict, decide.Ignore)
+    assert verdict.code is decide.Skip.BAD_USER_NAME
+    assert len(verdict.reason) < 200
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(["detail", "userIdentity", "eventName", "responseElements", "additionalEventData", "Records"])
+
+
+BASES = {
+    name: load_fixture(name)
+    for name in ("eventbridge_console_login_iam_user_no_mfa.json", "eventbridge_iam_detach_user_policy_tamper.json")
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=JSON,
+    key=KEYS,
+    where=st.sampled_from([(), ("detail",), ("detail", "userIdentity")]),
+    base=st.sampled_from(sorted(BASES)),
+)
+def test_parsers_and_triage_never_raise(value: Any, key: str, where: tuple[str, ...], base: str) -> None:
+    """Any JSON where a field is expected, or as the whole event: a typed result, never an exception."""
+    event = copy.deepcopy(BASES[base])
+    target = event
+    for step in where:
+        target = target[step]
+    target[key] = value
+
+    for raw in (event, value):
+        login, change = events.console_login(raw), events.iam_change(raw)
+        assert isinstance(login, events.ConsoleLogin | events.Invalid)
+        assert isinstance(change, events.IamChange | events.Invalid)
+        if isinstance(login, events.ConsoleLogin):
+            assert isinstance(decide.triage_login(login, ACCOUNT), decide.Ignore | decide.CheckUser | decide.RootSignIn)
+        if isinstance(change, events.IamChange):
+            assert isinstance(
+                decide.triage_change(change, ACCOUNT, POLICY_ARN), decide.Ignore | decide.CheckUser | decide.Restore
+            )
+
+
+# --- IAM changes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    fixture: str
+    name: events.IamEvent
+    target: str | None
+    verdict: type[decide.Ignore | decide.CheckUser | decide.Restore]
+    skip: decide.Skip | None = None
+    via_group: bool | None = None
+
+
+CHANGES = [
+    Change("eventbridge_iam_enable_mfa_device.json", events.IamEvent.ENABLE_MFA_DEVICE, "alice", decide.CheckUser),
+    Change(
+        "eventbridge_iam_deactivate_mfa_device.json", events.IamEvent.DEACTIVATE_MFA_DEVICE, "alice", decide.CheckUser
+    ),
+    Change(  # only the device ARN: the user is the device's name
+        "eventbridge_iam_delete_virtual_mfa_device.json",
+        events.IamEvent.DELETE_VIRTUAL_MFA_DEVICE,
+        "alice",
+        decide.CheckUser,
+    ),
+    Change("eventbridge_iam_create_login_profile.json", events.IamEvent.CREATE_LOGIN_PROFILE, "bob", decide.CheckUser),
+    Change(
+        "eventbridge_iam_detach_user_policy_tamper.json",
+        events.IamEvent.DETACH_USER_POLICY,
+        "bob",
+        decide.Restore,
+        via_group=False,
+    ),
+    Change(  # the bot's own release: a Restore here; the shell tells it from tamper by its role
+        "eventbridge_iam_detach_user_policy_by_bot.json",
+        events.IamEvent.DETACH_USER_POLICY,
+        "bob",
+        decide.Restore,
+        via_group=False,
+    ),
+    Change(
+        "eventbridge_iam_detach_user_policy_error.json",
+        events.IamEvent.DETACH_USER_POLICY,
+        "bob",
+        decide.Ignore,
+        decide.Skip.FAILED_CALL,
+    ),
+    Change(
+        "eventbridge_iam_detach_user_policy_other_policy.json",
+        events.IamEvent.DETACH_USER_POLICY,
+        "bob",
+        decide.Ignore,
+        decide.Skip.OTHER_POLICY,
+    ),
+    Change(
+        "eventbridge_iam_remove_user_from_group_tamper.json",
+        events.IamEvent.REMOVE_USER_FROM_GROUP,
+        "bob",
+        decide.Restore,
+        via_group=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("row", CHANGES, ids=lambda r: r.fixture.removeprefix("eventbridge_iam_"))
+def test_iam_change_fixture_parses_and_triages(row: Change) -> None:
+    change = events.iam_change(load_fixture(row.fixture))
+
+    assert isinstance(change, events.IamChange), change
+    assert change.name is row.name
+    assert change.target == row.target
+    verdict = decide.triage_change(change, ACCOUNT, POLICY_ARN)
+    assert type(verdict) is row.verdict
+    if isinstance(verdict, decide.Ignore):
+        assert verdict.code is row.skip
+    if isinstance(verdict, decide.Restore):
+        assert verdict.via_group is row.via_group
+        assert verdict.actor.label == change.principal.label
+    if isinstance(verdict, decide.CheckUser):
+        assert not verdict.stop_if_mfa
+
+
+def test_the_target_is_the_request_not_the_caller() -> None:
+    change = events.iam_change(load_fixture("eventbridge_iam_deactivate_mfa_device.json"))
+
+    assert isinstance(change, events.IamChange)
+    assert change.principal.label == f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory"
+    assert change.target == "alice"
+
+
+def test_without_user_name_an_iam_user_acts_on_itself_and_a_role_on_nobody() -> None:
+    self_service = load_fixture("eventbridge_iam_deactivate_mfa_device.json")
+    del self_service["detail"]["requestParameters"]["userName"]
+    self_service["detail"]["userIdentity"] = {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/carol"}
+    by_role = load_fixture("eventbridge_iam_deactivate_mfa_device.json")
+    del by_role["detail"]["requestParameters"]["userName"]
+
+    mine = events.iam_change(self_service)
+    nobody = events.iam_change(by_role)
+
+    assert isinstance(mine, events.IamChange)
+    assert mine.target == "carol"
+    assert isinstance(nobody, events.IamChange)
+    verdict = decide.triage_change(nobody, ACCOUNT, POLICY_ARN)
+    assert isinstance(verdict, decide.Ignore)
+    assert verdict.code is decide.Skip.NO_TARGET
+
+
+@pytest.mark.parametrize(
+    ("serial", "user"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:mfa/alice", "alice"),
+        (f"arn:aws:iam::{ACCOUNT}:mfa/team/alice", "alice"),
+        (f"arn:aws-us-gov:iam::{ACCOUNT}:mfa/alice", "alice"),
+        ("GAHT12345678", None),
+        (f"arn:aws:iam::{ACCOUNT}:user/alice", None),
+        (None, None),
+    ],
+)
+def test_device_names(serial: str | None, user: str | None) -> None:
+    assert events.device_name(serial) == user
+
+
+def test_detach_cannot_be_judged_without_a_configured_policy() -> None:
+    change = events.iam_change(load_fixture("eventbridge_iam_detach_user_policy_tamper.json"))
+    assert isinstance(change, events.IamChange)
+
+    verdict = decide.triage_change(change, ACCOUNT, None)
+
+    assert isinstance(verdict, decide.Ignore)
+    assert verdict.code is decide.Skip.NO_POLICY
+
+
+@pytest.mark.parametrize(
+    ("fixture", "bot_arn", "own"),
+    [
+        ("eventbridge_iam_detach_user_policy_by_bot.json", BOT_ARN, True),  # another session of the same role
+        ("eventbridge_iam_detach_user_policy_tamper.json", BOT_ARN, False),
+        ("eventbridge_iam_detach_user_policy_by_bot.json", None, False),
+        ("eventbridge_iam_detach_user_policy_by_bot.json", OTHER_ACCOUNT_BOT, False),
+        ("eventbridge_iam_deactivate_mfa_device.json", f"arn:aws:iam::{ACCOUNT}:user/moto", False),
+    ],
+)  # fmt: skip
+def test_the_bots_own_role_is_recognised(fixture: str, bot_arn: str | None, own: bool) -> None:
+    change = events.iam_change(load_fixture(fixture))
+    assert isinstance(change, events.IamChange)
+
+    assert decide.is_own_change(change.principal, bot_arn) is own
+
+
+# --- Pure decisions for the live facts ------------------------------------------------------------
+
+
+def facts(**overrides: Any) -> decide.UserFacts:
+    base: dict[str, Any] = {
+        "user": "bob",
+        "arn": f"arn:aws:iam::{ACCOUNT}:user/bob",
+        "console": True,
+        "mfa": False,
+        "access_key": False,
+        "grace_start": NOW - timedelta(days=90),
+        "quarantined": True,
+    }
+    base.update(overrides)
+    return decide.UserFacts(**base)
+
+
+EMPTY = exemptions.Exemptions()
+EXEMPT_BOB = exemptions.parse({"version": 1, "exemptions": [{"user": "bob", "reason": "break glass"}]})
+
+
+@pytest.mark.parametrize(
+    ("user", "document", "needed"),
+    [
+        (facts(quarantined=False), EMPTY, True),
+        (facts(quarantined=True), EMPTY, False),
+        (facts(quarantined=False, mfa=True), EMPTY, False),
+        (facts(quarantined=False), EXEMPT_BOB, False),
+        (facts(quarantined=False), None, False),
+    ],
+)
+def test_the_login_profile_is_read_only_when_grace_can_matter(
+    user: decide.UserFacts, document: exemptions.Exemptions | None, needed: bool
+) -> None:
+    assert decide.needs_login_profile(user, document, NOW) is needed
+
+
+@dataclass(frozen=True)
+class TamperRow:
+    name: str
+    facts: decide.UserFacts
+    document: exemptions.Exemptions | None
+    policy: decide.Policy
+    found: tuple[FindingType, ...]
+    action: Action | None
+
+
+TAMPER = [
+    TamperRow("no MFA, enforce: restore", facts(), EMPTY, ENFORCE, (FindingType.TAMPER,), Action.REATTACH),
+    TamperRow("no MFA, report: would restore", facts(), EMPTY, REPORT, (FindingType.TAMPER,), Action.WOULD_REATTACH),
+    TamperRow("not tagged by the bot, still tamper", facts(quarantined=False), EMPTY, ENFORCE,
+              (FindingType.TAMPER,), Action.REATTACH),
+    TamperRow("config error: report, never restore", facts(), None, ENFORCE, (FindingType.TAMPER,), None),
+    TamperRow("has MFA: clean up the bot's tags", facts(mfa=True), EMPTY, ENFORCE, (FindingType.RELEASED,),
+              Action.RELEASE),
+    TamperRow("exempt: clean up the bot's tags", facts(), EXEMPT_BOB, ENFORCE, (FindingType.RELEASED,),
+              Action.RELEASE),
+    TamperRow("has MFA, no tags: nothing", facts(mfa=True, quarantined=False), EMPTY, ENFORCE, (), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", TAMPER, ids=lambda r: r.name)
+def test_tamper_table(row: TamperRow) -> None:
+    actor = f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory"
+    found, write = decide.tamper(
+        row.facts,
+        row.document,
+        NOW,
+        row.policy,
+        Trigger.ON_IAM_CHANGE,
+        actor=actor,
+        how="detached the quarantine policy",
+    )
+
+    assert tuple(f.type for f in found) == row.found
+    assert (write.action if write is not None else None) is row.action
+    for finding in found:
+        assert finding.actor == actor
+        assert finding.transition
+    if row.found == (FindingType.TAMPER,):
+        (finding,) = found
+        assert finding.severity.value == "critical"
+        assert finding.reason.startswith(f"{actor} detached the quarantine policy while the user still has no MFA")
+        assert (finding.action is Action.NONE) is (row.document is None)
+    if write is not None:
+        assert not write.confirm_no_mfa
