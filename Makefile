@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck format check clean
+.PHONY: help install demo test lint typecheck format check clean report-screenshot
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test: lint typecheck ## lint, type-check, then the whole test suite
 	$(BIN)/pytest
 
 check: test ## everything CI runs
+
+report-screenshot: install ## render the HTML audit report in headless chromium (needs: apt-get install -y chromium)
+	$(BIN)/python -m tests.support.report_screenshot
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
