@@ -1,0 +1,251 @@
+"""The execution role against what the code really calls: every call declared, allowed, and nothing unused.
+
+The scenarios below drive the real handlers (Chalice's test client) against moto and record every
+API call the bot's own clients make, with its parameters: the scheduled scan in enforce mode with
+a group exemption, a user at the managed-policy quota (quarantined through the group), releases
+both ways, SNS and Slack configured, then the real-time paths (a sign-in without MFA, MFA
+enrolment, a tamper). The recording is then held against
+
+- the adapters' `PERMISSIONS` (found by importing chalicelib, so new adapters count): every call
+  is declared, and every declared permission is called by some scenario (no unused grant);
+- the role policies, evaluated with the IAM policy simulator for the exact resource and request
+  context of each call: .chalice/policy-<stage>.json and the packaged template's role policy.
+
+The scenarios run in each test (function-scoped moto), so no test depends on another's order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from app import app
+from chalicelib import bootstrap
+from tests.conftest import load_fixture
+from tests.policy_sim import documents as docs
+from tests.policy_sim import harness
+from tests.support import moto_state as ms
+
+REGION = "us-east-1"
+ACCOUNT = ms.ACCOUNT_ID
+TOPIC = "mfa-enforcer-findings"
+SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
+EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
+SCHEDULED = load_fixture("eventbridge_scheduled.json")
+SIGN_IN = "eventbridge_console_login_iam_user_no_mfa.json"
+TAMPER = "eventbridge_iam_detach_user_policy_tamper.json"
+ENABLE_MFA = "eventbridge_iam_enable_mfa_device.json"
+# boto3 operations whose IAM action has another name (SNS authorizes PublishBatch as sns:Publish).
+ACTION_OF = {"sns:PublishBatch": "sns:Publish"}
+# Operations IAM never authorizes: AWS documents that GetCallerIdentity needs no permission and
+# cannot be denied, so no role grants it and no PERMISSIONS tuple declares it.
+NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call the bot made: the IAM action it needs, on which resource, with which request context."""
+
+    action: str
+    resource: str
+    context: tuple[tuple[str, Any], ...] = ()
+    scenario: str = ""
+
+
+@dataclass
+class Recorder:
+    """Records every call of every client built from bootstrap's session (all services, present and future)."""
+
+    calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    scenario: str = "setup"
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((self.scenario, f"{model.service_model.service_name}:{model.name}", dict(params)))
+
+
+@pytest.fixture
+def recorder(aws: None) -> Recorder:
+    """Hooked into bootstrap's fresh session before any bot client exists, so every client inherits it."""
+    recording = Recorder()
+    bootstrap.session().events.register("before-parameter-build", recording)
+    return recording
+
+
+def user_arn(iam: Any, name: str) -> str:
+    """The user's real ARN (with its path), as IAM evaluates it."""
+    return str(iam.get_user(UserName=name)["User"]["Arn"])
+
+
+def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> Call:
+    """The IAM request behind one recorded API call."""
+    action = ACTION_OF.get(operation, operation)
+    service, name = action.split(":")
+    context: dict[str, Any] = {}
+    if service == "iam" and name in ("GenerateCredentialReport", "GetCredentialReport"):
+        resource = "*"
+    elif service == "iam" and name == "ListEntitiesForPolicy":
+        resource = params["PolicyArn"]
+    elif service == "iam" and "GroupName" in params:
+        resource = f"arn:aws:iam::{ACCOUNT}:group/{params['GroupName']}"
+    elif service == "iam" and "UserName" in params:
+        resource = user_arn(iam, params["UserName"])
+        if "PolicyArn" in params:
+            context["iam:PolicyARN"] = params["PolicyArn"]
+        if name == "TagUser":
+            context["aws:TagKeys"] = tuple(sorted(t["Key"] for t in params["Tags"]))
+        if name == "UntagUser":
+            context["aws:TagKeys"] = tuple(sorted(params["TagKeys"]))
+    elif service == "ssm" and name == "GetParameter":
+        resource = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}"
+    elif service == "sns":
+        resource = params["TopicArn"]
+    else:
+        raise AssertionError(f"test_role_permissions does not know the resource of {operation}: teach to_call")
+    return Call(action, resource, tuple(sorted(context.items())), scenario)
+
+
+def rename(event: dict[str, Any], user: str) -> dict[str, Any]:
+    """A stored event (they all name alice or bob) about `user` instead."""
+    text = json.dumps(event).replace("user/alice", f"user/{user}").replace("mfa/alice", f"mfa/{user}")
+    event = json.loads(text)
+    detail = event["detail"]
+    if detail["userIdentity"].get("type") == "IAMUser":
+        detail["userIdentity"]["userName"] = user
+    if "userName" in (detail.get("requestParameters") or {}):
+        detail["requestParameters"]["userName"] = user
+    return event
+
+
+def enrol_mfa(iam: Any, user: str) -> None:
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=user)["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName=user, SerialNumber=serial, AuthenticationCode1="111111", AuthenticationCode2="222222"
+    )
+
+
+@pytest.fixture
+def recorded(
+    iam: Any,
+    ssm: Any,
+    sns: Any,
+    enforce: str,
+    lambda_client: Any,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+    httpserver: HTTPServer,
+) -> list[Call]:
+    """Run every scenario once, check each did what it is there for, and return the calls made."""
+    topic = sns.create_topic(Name=TOPIC)["TopicArn"]
+    httpserver.expect_request("/services/T000/B000/XXXX", method="POST").respond_with_data("ok")
+    ssm.put_parameter(Name=SLACK_PARAMETER, Value=httpserver.url_for("/services/T000/B000/XXXX"), Type="SecureString")
+    ssm.put_parameter(
+        Name=EXEMPTIONS_PARAMETER,
+        Value=json.dumps({"version": 1, "exemptions": [{"group": "vendors", "reason": "vendor IdP"}]}),
+        Type="String",
+    )
+    monkeypatch.setenv("MFA_ENFORCER_SNS_TOPIC_ARN", topic)
+    monkeypatch.setenv("MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER", SLACK_PARAMETER)
+    ms.enforce_policy_quota(monkeypatch)
+    for spec in (
+        ms.UserSpec("ann"),
+        ms.UserSpec("full", path="/team/"),
+        ms.UserSpec("vic", groups=("vendors",)),
+        ms.UserSpec("mia", mfa=True),
+    ):
+        ms.create_user(iam, spec)
+    ms.fill_policy_quota(iam, "full")
+
+    recorder.scenario = "scan: quarantine directly and through the group (quota)"
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    assert ms.attached_policies(iam, "ann") >= {enforce}
+    assert {u["UserName"] for u in iam.get_group(GroupName=ms.QUARANTINE_GROUP)["Users"]} == {"full"}
+
+    enrol_mfa(iam, "ann")
+    enrol_mfa(iam, "full")
+    recorder.scenario = "scan: release directly and from the group"
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    assert ms.quarantined_users(iam) == set()
+
+    ms.create_user(iam, ms.UserSpec("leo"))
+    recorder.scenario = "on_console_login: IAM user without MFA"
+    lambda_client.lambda_.invoke("on_console_login", rename(load_fixture(SIGN_IN), "leo"))
+    assert ms.quarantined_users(iam) == {"leo"}
+
+    ms.create_user(iam, ms.UserSpec("kim"))
+    recorder.scenario = "scan: quarantine, nothing else changes"
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    iam.detach_user_policy(UserName="kim", PolicyArn=enforce)
+    recorder.scenario = "on_iam_change: quarantine policy detached by someone else"
+    lambda_client.lambda_.invoke("on_iam_change", rename(load_fixture(TAMPER), "kim"))
+    assert "kim" in ms.quarantined_users(iam)
+
+    enrol_mfa(iam, "leo")
+    recorder.scenario = "on_iam_change: MFA enrolled"
+    lambda_client.lambda_.invoke("on_iam_change", rename(load_fixture(ENABLE_MFA), "leo"))
+    assert "leo" not in ms.quarantined_users(iam)
+    assert httpserver.log, "Slack was never posted to: the webhook SecureString was not read"
+
+    return [
+        to_call(iam, scenario, operation, params)
+        for scenario, operation, params in recorder.calls
+        if operation not in NO_PERMISSION_NEEDED
+    ]
+
+
+def test_every_call_is_declared_in_an_adapters_permissions(recorded: list[Call]) -> None:
+    declared = docs.declared_permissions()
+    undeclared = sorted({(c.action, c.scenario) for c in recorded if c.action not in declared})
+    assert not undeclared, (
+        "calls no adapter declares in PERMISSIONS (add them there and to the role):\n  "
+        + "\n  ".join(f"{action}  (in: {scenario})" for action, scenario in undeclared)
+    )
+
+
+def test_every_declared_permission_is_exercised(recorded: list[Call]) -> None:
+    """A declared permission no scenario calls is a grant nobody uses, or a scenario missing here."""
+    declared = docs.declared_permissions()
+    unused = sorted(set(declared) - {c.action for c in recorded})
+    assert not unused, (
+        "declared in PERMISSIONS but never called here; remove it (PERMISSIONS and the role policies) "
+        "or add a scenario to `recorded` that uses it:\n  "
+        + "\n  ".join(f"{action}  (declared by {sorted(declared[action])})" for action in unused)
+    )
+
+
+ROLE_POLICIES = {
+    **{f"policy-{stage}.json": docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES},
+    "packaged": docs.packaged_role_policy(
+        docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER}, account=ACCOUNT, region=REGION)
+    ),
+}
+
+
+def test_every_call_is_allowed_by_every_role_policy(recorded: list[Call]) -> None:
+    """Each distinct (action, resource, context) the bot used, judged by the simulator under each role policy."""
+    harness.install()
+    distinct = sorted({(c.action, c.resource, c.context): c for c in recorded}.values(), key=lambda c: c.action)
+    requests = [
+        harness.Request(
+            id=f"{policy}: {c.action} on {c.resource} {dict(c.context)}",
+            action=c.action,
+            resource=c.resource,
+            context={k: list(v) if isinstance(v, tuple) else v for k, v in c.context},
+            policies={policy: document},
+            principal=f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-enforcer-dev-scheduled_scan/session",
+        )
+        for policy, document in ROLE_POLICIES.items()
+        for c in distinct
+    ]
+    decisions = harness.evaluate(requests)
+    refused = [d.explain() for d in decisions.values() if d.decision != harness.ALLOWED]
+    assert not refused, "role policies refuse calls the bot makes:\n  " + "\n  ".join(refused)
+    assert {c.action for c in distinct} >= {"iam:AttachUserPolicy", "iam:AddUserToGroup", "sns:Publish"}
+
+
+def test_app_has_the_three_functions_the_scenarios_drive() -> None:
+    """The scenarios invoke each Lambda of design.md; a renamed handler must show up here first."""
+    assert set(app.handler_map) >= set(docs.FUNCTIONS)
