@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck format check clean report-screenshot
+.PHONY: help install demo test lint typecheck format check clean report-screenshot reliability-table reliability-deep
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ test: lint typecheck ## lint, type-check, then the whole test suite
 	$(BIN)/pytest
 
 check: test ## everything CI runs
+
+reliability-table: install ## run tests/reliability and write its results table to tests/reliability/RESULTS.md
+	RELIABILITY_TABLE=tests/reliability/RESULTS.md $(BIN)/pytest tests/reliability; status=$$?; cat tests/reliability/RESULTS.md; exit $$status
+
+reliability-deep: install ## tests/reliability with the deep Hypothesis profile (2,000 examples per property; ~5 min)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest tests/reliability
 
 report-screenshot: install ## render the HTML audit report in headless chromium (needs: apt-get install -y chromium)
 	$(BIN)/python -m tests.support.report_screenshot

@@ -21,6 +21,7 @@ ENTRY_KEYS = frozenset((*SELECTORS, "reason", *OPTIONAL_KEYS))
 TOP_KEYS = frozenset(("version", "exemptions"))
 EXPIRING_WINDOW = timedelta(days=7)
 NEVER = datetime.max.replace(tzinfo=UTC)  # expiries beyond what datetime can hold ("9999-12-31")
+LONG_AGO = datetime.min.replace(tzinfo=UTC)  # expiries before it ("0001-01-01T00:00:00+01:00"): long expired
 MAX_TEXT = 1024
 
 _USER = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -226,8 +227,8 @@ def _expiry(where: str, value: object, problems: list[Problem]) -> datetime | No
             raise ValueError
         parsed = datetime.fromisoformat(value)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00: past the last representable instant
-        return NEVER
+    except OverflowError:  # past the last (9999-12-31T23:59:59-01:00) or before the first representable instant
+        return NEVER if value >= "5000" else LONG_AGO
     except ValueError:
         problems.append(Problem(where, f"is not a date (YYYY-MM-DD) or ISO 8601 datetime: {_show(value)}"))
         return None
