@@ -131,15 +131,8 @@ class IamGateway:
 
     def group_members(self, group: str) -> frozenset[str]:
         """Members of one group (GetGroup, paginated)."""
-        members: set[str] = set()
-        try:
-            for page in self._iam.get_paginator("get_group").paginate(GroupName=group):
-                members.update(u["UserName"] for u in page["Users"])
-        except ClientError as exc:
-            if _code(exc) == "NoSuchEntity":
-                raise GroupNotFoundError(f"group {group!r} does not exist") from None
-            raise
-        return frozenset(members)
+        missing = GroupNotFoundError(f"group {group!r} does not exist")
+        return self._names("get_group", "Users", "UserName", missing, GroupName=group)
 
     def has_mfa_device(self, user: str) -> bool:
         """Live check before a quarantine: the report may be hours old."""
@@ -225,15 +218,20 @@ class IamGateway:
 
     def groups_of(self, user: str) -> frozenset[str]:
         """ListGroupsForUser (paginated): one call per user, whatever the number of exempt groups."""
-        groups: set[str] = set()
+        missing = UserNotFoundError(f"user {user!r} no longer exists")
+        return self._names("list_groups_for_user", "Groups", "GroupName", missing, UserName=user)
+
+    def _names(self, operation: str, items: str, name: str, missing: LookupError, **params: str) -> frozenset[str]:
+        """Every page of a paginated listing, reduced to names; NoSuchEntity becomes `missing`."""
+        found: set[str] = set()
         try:
-            for page in self._iam.get_paginator("list_groups_for_user").paginate(UserName=user):
-                groups.update(g["GroupName"] for g in page["Groups"])
+            for page in self._iam.get_paginator(operation).paginate(**params):  # type: ignore[call-overload]
+                found.update(item[name] for item in page[items])
         except ClientError as exc:
             if _code(exc) == "NoSuchEntity":
-                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+                raise missing from None
             raise
-        return frozenset(groups)
+        return frozenset(found)
 
     def reattach(self, user: str, *, via_group: bool, tag_at: datetime | None) -> str:
         """Restore a quarantine someone removed: back into the group, or the policy (group at the quota).

@@ -33,6 +33,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.interval_calculator import RetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -235,7 +236,26 @@ class RateLimitRetry(RateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
-class ServerErrorRetry(ServerErrorRetryHandler):
+class _BackoffWithPolicySleep:
+    """Backoff computed by slack_sdk, slept through the policy's (injectable) sleep, not time.sleep."""
+
+    policy: SlackRetryPolicy
+    interval_calculator: RetryIntervalCalculator
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self.policy.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class ServerErrorRetry(_BackoffWithPolicySleep, ServerErrorRetryHandler):
     """Any 5xx (the built-in handler covers only 500 and 503), with jittered exponential backoff."""
 
     def __init__(self, policy: SlackRetryPolicy) -> None:
@@ -255,20 +275,8 @@ class ServerErrorRetry(ServerErrorRetryHandler):
     ) -> bool:
         return response is not None and 500 <= response.status_code <= 599
 
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        self.policy.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-        state.increment_current_attempt()
 
-
-class ConnectionRetry(ConnectionErrorRetryHandler):
+class ConnectionRetry(_BackoffWithPolicySleep, ConnectionErrorRetryHandler):
     """Connection refused/reset and read timeouts (the built-in list misses timeouts).
 
     Retrying a timed-out POST can post the message twice; a duplicate alert beats a lost one.
@@ -281,18 +289,6 @@ class ConnectionRetry(ConnectionErrorRetryHandler):
             error_types=[URLError, ConnectionError, TimeoutError],
         )
         self.policy = policy
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        state.next_attempt_requested = True
-        self.policy.sleep(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
-        state.increment_current_attempt()
 
 
 def webhook_client(url: str, policy: SlackRetryPolicy) -> WebhookClient:
