@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck format check clean report-screenshot reliability-table reliability-deep
+.PHONY: help install demo test lint typecheck format check clean report-screenshot reliability-table reliability-deep bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,5 +46,18 @@ reliability-deep: install ## tests/reliability with the deep Hypothesis profile 
 report-screenshot: install ## render the HTML audit report in headless chromium (needs: apt-get install -y chromium)
 	$(BIN)/python -m tests.support.report_screenshot
 
-clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+BENCH_VENV ?= bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS ?= --sizes 100,1000,5000 --runs 3 --latency-runs 3
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check --upgrade pip
+	$(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: install $(BENCH_STAMP) ## mfa-enforcer vs Cloud Custodian on a seeded moto server (~8 min): bench/results/
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean: ## remove the virtualenvs and caches
+	rm -rf $(VENV) $(BENCH_VENV) bench/results/tmp .pytest_cache .ruff_cache .hypothesis
