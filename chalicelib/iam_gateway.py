@@ -148,19 +148,7 @@ class IamGateway:
 
         Returns how the user was quarantined: `policy` or `group`.
         """
-        arn = self._require_policy()
-        self._iam.tag_user(
-            UserName=user,
-            Tags=[{"Key": QUARANTINED_AT_TAG, "Value": iso(now)}, {"Key": REASON_TAG, "Value": REASON_TAG_VALUE}],
-        )
-        try:
-            self._iam.attach_user_policy(UserName=user, PolicyArn=arn)
-            return "policy"
-        except ClientError as exc:
-            if _code(exc) != "LimitExceeded":
-                raise
-        self._iam.add_user_to_group(GroupName=QUARANTINE_GROUP, UserName=user)
-        return "group"
+        return self._contain(user, tag_at=now, via_group=False)
 
     def release(self, user: str, *, via_group: bool) -> None:
         """Remove the tags, then the policy or group membership; already-gone counts as done."""
@@ -239,6 +227,10 @@ class IamGateway:
         Tags are written only when the bot's record is missing (`tag_at`), so an existing
         `quarantined-at` keeps the original instant. Returns `policy` or `group`.
         """
+        return self._contain(user, tag_at=tag_at, via_group=via_group)
+
+    def _contain(self, user: str, *, tag_at: datetime | None, via_group: bool) -> str:
+        """Tags first (when given), then the policy, or the group when asked or at the policy quota."""
         arn = self._require_policy()
         if tag_at is not None:
             self._iam.tag_user(

@@ -10,22 +10,8 @@ import pytest
 
 from chalicelib.iam_gateway import GroupNotFoundError, IamGateway, ReportUnavailableError
 from tests.support import moto_state as ms
+from tests.support.clock import FakeTime
 from tests.support.faults import Fault, FaultInjector
-
-
-class FakeTime:
-    """A clock that only moves when the adapter sleeps, so waits are exact and instant."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 def gateway(iam: Any, arn: str | None, clock: FakeTime, timeout: float = 60) -> IamGateway:

@@ -22,6 +22,7 @@ from tests.functional.conftest import CallCounter
 from tests.reliability import support as rs
 from tests.reliability.support import reliability
 from tests.support import moto_state as ms
+from tests.support.clock import FakeTime
 from tests.support.faults import Fault, FaultInjector, for_user, throttling
 
 # 1 initial attempt + botocore's `max_attempts` retries (Config(retries={"max_attempts": n}) counts retries).
@@ -135,7 +136,7 @@ def test_report_that_never_completes_stops_the_scan_in_bounded_time_with_one_err
         ms.create_user(iam, ms.UserSpec(name))
     ms.create_user(iam, ms.UserSpec("pia", mfa=True))
     iam.attach_user_policy(UserName="pia", PolicyArn=enforce)  # MFA since: would be released
-    clock = FakeClock()
+    clock = FakeTime()
     FaultInjector().attach(bootstrap.client("iam")).add(
         Fault("GetCredentialReport", "ReportInProgress", 404, "Report generation in progress", per_attempt=True)
     )
@@ -263,18 +264,3 @@ def test_unreadable_exemptions_never_mean_no_exemptions(
     assert fault.code in error["reason"]
     assert "nobody quarantined" in error["reason"]
     assert "quarantined" not in result["counts"]
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def monotonic(self) -> float:
-        return self.now
