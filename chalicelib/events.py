@@ -258,12 +258,7 @@ def valid_user_name(name: str | None) -> bool:
 
 def device_name(serial: str | None) -> str | None:
     """The NAME of a virtual MFA device ARN `arn:<partition>:iam::<account>:mfa[/path]/NAME`."""
-    if not serial or not serial.startswith("arn:"):
-        return None
-    parts = serial.split(":", 5)
-    if len(parts) != 6 or not parts[5].startswith("mfa/"):
-        return None
-    return parts[5].rsplit("/", 1)[-1] or None
+    return _resource_name(serial, "mfa/")
 
 
 def role_of(arn: str | None) -> str | None:
@@ -449,10 +444,15 @@ def _principal(detail: _Fields) -> Principal | Invalid:
 
 def _user_of(arn: str | None) -> str | None:
     """The user name in `arn:<partition>:iam::<account>:user[/path]/NAME`."""
-    if not arn:
+    return _resource_name(arn, "user/")
+
+
+def _resource_name(arn: str | None, kind: str) -> str | None:
+    """NAME, the last segment of an ARN whose resource is `<kind>[path/]NAME`; None for any other ARN."""
+    if not arn or not arn.startswith("arn:"):
         return None
     parts = arn.split(":", 5)
-    if len(parts) != 6 or not parts[5].startswith("user/"):
+    if len(parts) != 6 or not parts[5].startswith(kind):
         return None
     return parts[5].rsplit("/", 1)[-1] or None
 

@@ -18,7 +18,7 @@ from typing import Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import credential_report, decide, exemptions, observability
+from chalicelib import credential_report, decide, events, exemptions, observability
 from chalicelib.config import Settings
 from chalicelib.iam_gateway import (
     GroupNotFoundError,
@@ -276,11 +276,7 @@ def apply_write(
 
 def _account_of(report: credential_report.CredentialReport) -> str | None:
     """The account id, read from the first ARN in the report (arn:aws:iam::<account>:...)."""
-    for row in report.rows:
-        parts = row.arn.split(":")
-        if len(parts) > 4 and parts[4].isdigit():
-            return parts[4]
-    return None
+    return next((account for row in report.rows if (account := events.account_of(row.arn))), None)
 
 
 def _account_finding(kind: FindingType, reason: str, now: datetime) -> Finding:
