@@ -494,6 +494,43 @@ def tamper(
     return (finding,), Write(action=action, user=facts.user, reason=reason, finding=finding, confirm_no_mfa=False)
 
 
+# --- Two writers, one transition (the scan and a real-time event on the same user) -----------
+
+CLAIM_WINDOW = timedelta(minutes=5)
+
+
+def claim_held_by_other(held_since: str, fresh_after: datetime | None) -> bool:
+    """Whether a `quarantined-at` tag found when claiming a quarantine is another writer's claim.
+
+    The writer whose TagUser put the tag there owns the transition and its one alert. A tag no
+    writer is still working on — left by an attempt that crashed between tag and policy, or by a
+    hand-made removal of the policy only — is a leftover, and the caller adopts it: the quarantine
+    it completes is a transition nobody has announced. `fresh_after` is when the caller's own
+    decision could have gone stale: a tag written at or after it (writers stamp the time they
+    decided) is a concurrent claim. None means the caller read the user without the tag moments
+    ago, so whatever is there now was written since. An unreadable value is adopted: one
+    alert too many is better than a quarantine nobody hears of.
+    """
+    if fresh_after is None:
+        return True
+    try:
+        stamped = datetime.fromisoformat(held_since)
+    except ValueError:
+        return False
+    if stamped.tzinfo is None:
+        return False
+    return stamped >= fresh_after
+
+
+def claimed_elsewhere(finding: Finding, held_since: str) -> Finding:
+    """The quarantine another writer claimed first: completed here, announced there (no alert)."""
+    return finding.with_changes(
+        type=FindingType.STILL_QUARANTINED,
+        transition=False,
+        reason=f"{finding.reason}; already claimed by another run of the bot (quarantined-at {held_since})",
+    )
+
+
 def root_sign_in(event: RootSignIn, now: datetime, trigger: Trigger) -> Finding:
     """The root user signed in without MFA: critical, and no write (root cannot be quarantined)."""
     where = f" from {event.source_ip}" if event.source_ip and len(event.source_ip) <= events.MAX_SHOWN else ""

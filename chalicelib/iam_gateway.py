@@ -3,6 +3,14 @@
 Thin on purpose: every method is one or two IAM calls, returns plain data and decides nothing.
 Writes are ordered so that a failure half-way leaves a state the next scan repairs: the tags go
 on before the policy (the attachment is the state of record), and come off before it.
+
+Two paths (the hourly scan and a real-time event) may act on the same user at the same moment, and
+IAM has no conditional write — except through the caller's own permissions. The execution role may
+tag a user with `quarantined-at` only while the user does not carry it yet (a `Null` condition on
+`aws:ResourceTag`), so that TagUser is a claim only one writer wins; the loser is told who holds it
+(`Contained.held_since`) and completes the containment without claiming the transition. A release is
+claimed by the detach itself: only one DetachUserPolicy (or RemoveUserFromGroup) of an attached
+policy succeeds, the next answers NoSuchEntity. Neither costs a call on the path that wins.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib import observability
 from chalicelib.model import QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
 
 if TYPE_CHECKING:
@@ -22,6 +31,7 @@ if TYPE_CHECKING:
 else:
     IAMClient = Any
 
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 REPORT_WAIT_CODES = frozenset({"ReportInProgress", "ReportNotPresent", "ReportExpired", "LimitExceeded"})
 REASON_TAG_VALUE = "console-password-without-mfa"
 
@@ -36,6 +46,25 @@ class GroupNotFoundError(LookupError):
 
 class UserNotFoundError(LookupError):
     """The user was deleted between the report and the write."""
+
+
+@dataclass(frozen=True)
+class Contained:
+    """How a quarantine was put in place, and whether this call claimed it.
+
+    `held_since` is None when this call wrote the bot's tags (or was told not to write them);
+    otherwise the role's condition refused TagUser because the user already carried
+    `quarantined-at`, and this is that tag's value: whoever wrote it owns the transition, unless
+    the caller judges it a leftover of an attempt that never completed (decide.claim_held_by_other).
+    """
+
+    how: str  # "policy" or "group"
+    held_since: str | None = None
+
+    @property
+    def claimed(self) -> bool:
+        """This call put the bot's tags on the user (or the caller asked for no tags)."""
+        return self.held_since is None
 
 
 @dataclass(frozen=True)
@@ -143,15 +172,16 @@ class IamGateway:
                 raise UserNotFoundError(f"user {user!r} no longer exists") from None
             raise
 
-    def quarantine(self, user: str, now: datetime) -> str:
-        """Tag, then attach the policy; at the managed-policy quota, join the quarantine group instead.
-
-        Returns how the user was quarantined: `policy` or `group`.
-        """
+    def quarantine(self, user: str, now: datetime) -> Contained:
+        """Tag (the claim), then attach the policy; at the managed-policy quota, join the quarantine group."""
         return self._contain(user, tag_at=now, via_group=False)
 
-    def release(self, user: str, *, via_group: bool) -> None:
-        """Remove the tags, then the policy or group membership; already-gone counts as done."""
+    def release(self, user: str, *, via_group: bool) -> bool:
+        """Remove the tags, then the policy or group membership.
+
+        Returns False when the policy or membership was already gone (NoSuchEntity): someone else
+        released the user since the caller looked, and that release was theirs to report.
+        """
         arn = self._require_policy()
         self._iam.untag_user(UserName=user, TagKeys=[QUARANTINED_AT_TAG, REASON_TAG])
         try:
@@ -162,6 +192,8 @@ class IamGateway:
         except ClientError as exc:
             if _code(exc) != "NoSuchEntity":
                 raise
+            return False
+        return True
 
     def _require_policy(self) -> str:
         if self._policy_arn is None:
@@ -221,25 +253,54 @@ class IamGateway:
             raise
         return frozenset(found)
 
-    def reattach(self, user: str, *, via_group: bool, tag_at: datetime | None) -> str:
+    def reattach(self, user: str, *, via_group: bool, tag_at: datetime | None) -> Contained:
         """Restore a quarantine someone removed: back into the group, or the policy (group at the quota).
 
         Tags are written only when the bot's record is missing (`tag_at`), so an existing
-        `quarantined-at` keeps the original instant. Returns `policy` or `group`.
+        `quarantined-at` keeps the original instant.
         """
         return self._contain(user, tag_at=tag_at, via_group=via_group)
 
-    def _contain(self, user: str, *, tag_at: datetime | None, via_group: bool) -> str:
-        """Tags first (when given), then the policy, or the group when asked or at the policy quota."""
+    def _contain(self, user: str, *, tag_at: datetime | None, via_group: bool) -> Contained:
+        """Tags first (when given: the claim), then the policy, or the group when asked or at the quota.
+
+        A containment whose policy and group both fail takes its own tags back off (best effort), so
+        no tag is left claiming a quarantine that is not in place: the real-time paths read the tag
+        as "already quarantined".
+        """
         arn = self._require_policy()
-        if tag_at is not None:
+        held_since = self._claim(user, tag_at) if tag_at is not None else None
+        try:
+            return Contained(self._attach(user, arn, via_group=via_group), held_since)
+        except ClientError:
+            if tag_at is not None and held_since is None:
+                self._unclaim(user)
+            raise
+
+    def _claim(self, user: str, at: datetime) -> str | None:
+        """TagUser with the bot's tags; None when this call wrote them, else the value already there.
+
+        An AccessDenied means the role's condition saw `quarantined-at` on the user, or that the role
+        lacks the permission altogether; one GetUser tells the two apart, and only on this path.
+        """
+        try:
             self._iam.tag_user(
                 UserName=user,
                 Tags=[
-                    {"Key": QUARANTINED_AT_TAG, "Value": iso(tag_at)},
+                    {"Key": QUARANTINED_AT_TAG, "Value": iso(at)},
                     {"Key": REASON_TAG, "Value": REASON_TAG_VALUE},
                 ],
             )
+            return None
+        except ClientError as exc:
+            if _code(exc) not in ACCESS_DENIED_CODES:
+                raise
+            held = self.user_record(user).quarantine_tag
+            if held is None:
+                raise
+            return held
+
+    def _attach(self, user: str, arn: str, *, via_group: bool) -> str:
         if not via_group:
             try:
                 self._iam.attach_user_policy(UserName=user, PolicyArn=arn)
@@ -249,6 +310,14 @@ class IamGateway:
                     raise
         self._iam.add_user_to_group(GroupName=QUARANTINE_GROUP, UserName=user)
         return "group"
+
+    def _unclaim(self, user: str) -> None:
+        try:
+            self._iam.untag_user(UserName=user, TagKeys=[QUARANTINED_AT_TAG, REASON_TAG])
+        except ClientError as exc:  # the next scan adopts a leftover tag (decide.claim_held_by_other)
+            observability.logger.warning(
+                "could not take back the quarantine tags", extra={"user": user, "error": error_text(exc)}
+            )
 
 
 def _code(exc: ClientError) -> str:

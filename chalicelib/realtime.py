@@ -15,7 +15,8 @@ decision depends on it. The order is chosen to keep the common paths cheap:
                           ListGroupsForUser only when the document has an active group entry
     GetLoginProfile       only for a user who could be pending or quarantined: when the
                           console password was first set (the grace clock)
-    TagUser, AttachUserPolicy   the quarantine (service.apply_write)
+    TagUser, AttachUserPolicy   the quarantine (service.apply_write); TagUser is also the claim
+                          that keeps a racing scan from alerting twice (iam_gateway)
 
 Nothing here raises for an event: a malformed one is logged and counted, an AWS failure while
 reading becomes a finding that says no decision was made, and the hourly scan is the backstop.
@@ -285,12 +286,16 @@ def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore
     if write.action is Action.REATTACH and restore is not None:
         tag_at = None if gathered.facts.quarantined else run.now
         try:
-            how = iam.reattach(write.user, via_group=restore.via_group, tag_at=tag_at)
+            contained = iam.reattach(write.user, via_group=restore.via_group, tag_at=tag_at)
         except AWS_ERRORS as exc:
             failed = write.finding.with_changes(type=FindingType.CANNOT_QUARANTINE, error=error_text(exc))
             return failed.with_changes(action=Action.NONE), 0
-        suffix = f"; restored through the group {QUARANTINE_GROUP}" if how == "group" else "; quarantine restored"
-        return write.finding.with_changes(reason=write.finding.reason + suffix), 1 if tag_at is None else 2
+        suffix = (
+            f"; restored through the group {QUARANTINE_GROUP}" if contained.how == "group" else "; quarantine restored"
+        )
+        return write.finding.with_changes(reason=write.finding.reason + suffix), 1 + (
+            tag_at is not None and contained.claimed
+        )
     snapshot = QuarantineSnapshot(frozenset(), frozenset())
     if write.action is Action.RELEASE:
         try:
@@ -300,8 +305,12 @@ def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore
             return failed.with_changes(action=Action.NONE), 0
         if QUARANTINE_GROUP in groups:
             snapshot = QuarantineSnapshot(frozenset(), frozenset({write.user}))
-    # MFA was confirmed absent moments ago by this invocation: no second ListMFADevices.
-    return service.apply_write(iam, replace(write, confirm_no_mfa=False), snapshot, run.now)
+    # MFA was confirmed absent, and the bot's tag, moments ago by this invocation (GetUser): no
+    # second ListMFADevices, and a tag found when claiming was written since, by another writer.
+    # A release after someone else's removal (restore) only tidies up the tags; it is this event's news.
+    return service.apply_write(
+        iam, replace(write, confirm_no_mfa=False), snapshot, run.now, seen_untagged=True, cleanup=restore is not None
+    )
 
 
 class _Run:

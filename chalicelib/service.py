@@ -250,20 +250,46 @@ def _collect(
 
 
 def apply_write(
-    iam: IamGateway, candidate: Write, snapshot: QuarantineSnapshot, now: datetime
+    iam: IamGateway,
+    candidate: Write,
+    snapshot: QuarantineSnapshot,
+    now: datetime,
+    *,
+    seen_untagged: bool = False,
+    cleanup: bool = False,
 ) -> tuple[Finding | None, int]:
-    """Confirm and perform one candidate; returns its final finding (None: nothing to report) and writes made."""
+    """Confirm and perform one candidate; returns its final finding (None: nothing to report) and writes made.
+
+    Another writer may act on the same user meanwhile (see iam_gateway): a quarantine whose claim
+    it holds, or a release it already made, is completed or left alone here without a second
+    alert. `seen_untagged` says the caller read the user without the bot's tag just before; the
+    scan decides from its snapshot instead, so a tag stamped after `now - CLAIM_WINDOW` is news
+    to it but not a leftover. `cleanup` marks a release that only tidies up after someone else
+    removed the quarantine (the event that reported the removal announces it).
+    """
     finding = candidate.finding
     try:
         if candidate.confirm_no_mfa and iam.has_mfa_device(candidate.user):
             logger.info("MFA enrolled since the report; not quarantined", extra={"user": candidate.user})
             return None, 0
         if candidate.action is Action.QUARANTINE:
-            how = iam.quarantine(candidate.user, now)
-            suffix = " (via the quarantine group: user is at the managed-policy quota)" if how == "group" else ""
-            return finding.with_changes(reason=finding.reason + suffix), 2
+            contained = iam.quarantine(candidate.user, now)
+            suffix = (
+                " (via the quarantine group: user is at the managed-policy quota)" if contained.how == "group" else ""
+            )
+            finding = finding.with_changes(reason=finding.reason + suffix)
+            if contained.held_since is None:
+                return finding, 2
+            fresh_after = None if seen_untagged else now - decide.CLAIM_WINDOW
+            if decide.claim_held_by_other(contained.held_since, fresh_after):
+                logger.info("quarantine claimed by another run", extra={"user": candidate.user})
+                return decide.claimed_elsewhere(finding, contained.held_since), 1
+            return finding, 1
         if candidate.action is Action.RELEASE:
-            iam.release(candidate.user, via_group=candidate.user in snapshot.via_group)
+            released = iam.release(candidate.user, via_group=candidate.user in snapshot.via_group)
+            if not released and not cleanup:
+                logger.info("already released by another run", extra={"user": candidate.user})
+                return None, 1
             return finding, 2
         return finding, 0
     except UserNotFoundError:

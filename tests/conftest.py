@@ -1,4 +1,4 @@
-"""Helpers every test tier shares: loading stored fixtures and a fixed `now`."""
+"""Helpers every test tier shares: loading stored fixtures, a fixed `now`, and moto behaving like the role."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import moto_state as ms
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
@@ -27,3 +29,9 @@ def fixture_text(name: str) -> str:
 def now() -> datetime:
     """The fixed instant unit tests decide at."""
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def iam_claim_condition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test's moto refuses a second `quarantined-at` claim, as IAM does under the bot's role."""
+    ms.enforce_claim_condition(monkeypatch)

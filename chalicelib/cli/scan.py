@@ -18,7 +18,7 @@ from chalicelib import config, service
 from chalicelib.cli import render, session, terminal
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.config import Settings
-from chalicelib.iam_gateway import CredentialReportBody, IamGateway, QuarantineSnapshot
+from chalicelib.iam_gateway import Contained, CredentialReportBody, IamGateway, QuarantineSnapshot
 from chalicelib.model import Action, Mode, Trigger
 from chalicelib.parameters import ParameterStore
 
@@ -49,13 +49,13 @@ class _ObservedIam(IamGateway):
         self._steps.detail(f"Confirming {user} still has no MFA device")
         return super().has_mfa_device(user)
 
-    def quarantine(self, user: str, now: datetime) -> str:
+    def quarantine(self, user: str, now: datetime) -> Contained:
         self._steps.detail(f"Quarantining {user}")
         return super().quarantine(user, now)
 
-    def release(self, user: str, *, via_group: bool) -> None:
+    def release(self, user: str, *, via_group: bool) -> bool:
         self._steps.detail(f"Releasing {user}")
-        super().release(user, via_group=via_group)
+        return super().release(user, via_group=via_group)
 
 
 class _ObservedParameters(ParameterStore):

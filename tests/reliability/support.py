@@ -19,7 +19,7 @@ from hypothesis import settings
 from moto import mock_aws
 
 from chalicelib import bootstrap
-from chalicelib.iam_gateway import CredentialReportBody, QuarantineSnapshot
+from chalicelib.iam_gateway import Contained, CredentialReportBody, QuarantineSnapshot
 from tests.conftest import load_fixture
 from tests.support import moto_state as ms
 
@@ -160,12 +160,13 @@ class FakeIam:
     def has_mfa_device(self, user: str) -> bool:
         return user in self.with_mfa
 
-    def quarantine(self, user: str, now: datetime) -> str:
+    def quarantine(self, user: str, now: datetime) -> Contained:
         self.writes.append(("quarantine", user))
-        return "policy"
+        return Contained("policy")
 
-    def release(self, user: str, *, via_group: bool) -> None:
+    def release(self, user: str, *, via_group: bool) -> bool:
         self.writes.append(("release", user))
+        return True
 
 
 @dataclass

@@ -4,7 +4,12 @@ Two threads run the real handlers against one moto backend. Left to the schedule
 rarely lost, so the worst interleaving is forced deterministically: a botocore hook on the bot's
 IAM client holds each path at its first write for that user until both have arrived, which means
 both have read IAM and decided before either wrote. The outcome is compared with the two orders
-run one after the other, each in a fresh account.
+run one after the other, each in a fresh account. A second family runs one path entirely inside
+the other's gap between deciding and writing (the scan's gap lasts as long as the scan: its
+snapshot of quarantined users is taken once, at the start).
+
+moto here refuses a second `quarantined-at` TagUser as the execution role's condition does
+(tests/conftest.py); the claim that makes "one alert per transition" hold is that condition.
 """
 
 from __future__ import annotations
@@ -81,6 +86,25 @@ class Outcome:
     state: dict[str, dict[str, Any]]
     alerts: list[tuple[str, str]]
     raced: bool = False
+    claims: int = 0
+
+
+class ClaimCounter:
+    """Counts the bot's TagUser calls for USER that IAM accepted (a refused claim is not a write)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._lock = threading.Lock()
+        bootstrap.client("iam").meta.events.register("after-call.iam.TagUser", self._seen)
+
+    def _seen(self, http_response: Any, **_: Any) -> None:
+        if http_response.status_code == 200:
+            with self._lock:
+                self.accepted += 1
+
+
+def _outcome(iam: Any, claims: ClaimCounter, *results: dict[str, Any], raced: bool = False) -> Outcome:
+    return Outcome(rs.iam_state(iam), _alerts(*results), raced, claims.accepted)
 
 
 def _alerts(*results: dict[str, Any]) -> list[tuple[str, str]]:
@@ -101,8 +125,9 @@ def run_in_order(scenario: Scenario, scan_first: bool) -> Outcome:
         iam = rs.client("iam")
         ms.create_quarantine_policy(iam)
         scenario.prepare(iam)
+        claims = ClaimCounter()
         first, second = (_scan(), _event(scenario)) if scan_first else (_event(scenario), _scan())
-        return Outcome(rs.iam_state(iam), _alerts(first, second))
+        return _outcome(iam, claims, first, second)
 
 
 def run_together(scenario: Scenario) -> Outcome:
@@ -111,6 +136,7 @@ def run_together(scenario: Scenario) -> Outcome:
         iam = rs.client("iam")
         ms.create_quarantine_policy(iam)
         scenario.prepare(iam)
+        claims = ClaimCounter()
         barrier = threading.Barrier(2, timeout=BARRIER_WAIT_S)
         arrived: list[str] = []
 
@@ -142,7 +168,29 @@ def run_together(scenario: Scenario) -> Outcome:
             thread.join()
         if errors:
             raise errors[0]
-        return Outcome(rs.iam_state(iam), _alerts(results["scan"], results["event"]), raced=len(arrived) == 2)
+        return _outcome(iam, claims, results["scan"], results["event"], raced=len(arrived) == 2)
+
+
+def run_inside(scenario: Scenario, outer: str) -> Outcome:
+    """`outer` decides, then, held at its first write for USER, waits while the other path runs to the end."""
+    with rs.fresh_account():
+        iam = rs.client("iam")
+        ms.create_quarantine_policy(iam)
+        scenario.prepare(iam)
+        paths: dict[str, Callable[[], dict[str, Any]]] = {"scan": _scan, "event": lambda: _event(scenario)}
+        inner = "event" if outer == "scan" else "scan"
+        claims = ClaimCounter()
+        results: dict[str, dict[str, Any]] = {}
+
+        def interrupt(params: dict[str, Any], **_: Any) -> None:
+            body = params.get("body")
+            if isinstance(body, dict) and body.get("UserName") == USER and inner not in results:
+                results[inner] = {}  # one interruption: the inner path's own writes pass straight through
+                results[inner] = paths[inner]()
+
+        bootstrap.client("iam").meta.events.register(f"before-call.iam.{scenario.first_write}", interrupt)
+        results[outer] = paths[outer]()
+        return _outcome(iam, claims, results[outer], results[inner], raced=bool(results[inner]))
 
 
 @reliability(
@@ -165,3 +213,38 @@ def test_racing_scan_and_event_end_in_the_state_of_either_order(
         assert user["tags"] == ["mfa-enforcer:quarantined-at", "mfa-enforcer:reason"]
     else:
         assert user["policies"] == [] and user["tags"] == []
+
+
+@reliability(
+    "scan and real-time event for the same user at the same moment: alerts",
+    "one alert per transition, as either order alone gives (the role's conditional TagUser is the claim)",
+)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_racing_scan_and_event_alert_once_per_transition(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    rs.enforce_env(monkeypatch)
+    expected = [(USER, scenario.transition)]
+    assert run_in_order(scenario, scan_first=True).alerts == expected
+    assert run_in_order(scenario, scan_first=False).alerts == expected
+    together = run_together(scenario)
+    assert together.raced, "both paths did not reach their first write: the race was not exercised"
+    assert together.alerts == expected
+    assert together.claims == (1 if scenario.transition == "quarantined" else 0)
+
+
+@reliability(
+    "one path runs to the end between the other's decision and its first write (stale scan snapshot)",
+    "the final state of either order, one alert per transition, `quarantined-at` written once",
+)
+@pytest.mark.parametrize("outer", ["scan", "event"])
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_a_path_that_decided_on_stale_state_neither_alerts_again_nor_overwrites(
+    scenario: Scenario, outer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rs.enforce_env(monkeypatch)
+    alone = run_in_order(scenario, scan_first=outer == "scan")
+    inside = run_inside(scenario, outer)
+    assert inside.raced, f"the {outer} never reached its first write for {USER}: nothing ran inside it"
+    assert inside.state == alone.state
+    assert inside.alerts == [(USER, scenario.transition)]
+    # `quarantined-at` is written once: the outer path's TagUser was refused, the inner one's instant kept.
+    assert inside.claims == alone.claims == (1 if scenario.transition == "quarantined" else 0)

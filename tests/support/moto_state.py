@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUARANTINE_POLICY_FILE = ROOT / "policies" / "quarantine.json"
 QUARANTINE_POLICY_NAME = "mfa-enforcer-quarantine"
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
+CLAIM_TAG = "mfa-enforcer:quarantined-at"
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 QUARANTINE_POLICY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/{QUARANTINE_POLICY_NAME}"
 
@@ -153,6 +155,31 @@ def enforce_policy_quota(monkeypatch: Any, quota: int = MANAGED_POLICY_QUOTA) ->
         original(self, policy_arn, user_name)
 
     monkeypatch.setattr(IAMBackend, "attach_user_policy", attach)
+
+
+def enforce_claim_condition(monkeypatch: Any) -> None:
+    """Make moto refuse TagUser of `quarantined-at` on a user who already carries it, as the bot's role does.
+
+    The execution role allows that TagUser only under `Null: aws:ResourceTag/mfa-enforcer:quarantined-at`
+    (the claim of iam_gateway); moto evaluates no policy conditions, so this stands in for IAM's
+    check. The check and the write happen under one lock, as IAM's evaluation of a request and
+    the request itself do; the role's condition itself is judged by tests/policy_sim.
+    """
+    from moto.core.exceptions import AccessDeniedError
+
+    original = IAMBackend.tag_user
+    lock = threading.Lock()
+
+    def tag_user(self: IAMBackend, name: str, tags: list[dict[str, str]]) -> None:
+        with lock:
+            user = self.get_user(name)
+            keys = {tag["Key"] for tag in tags}
+            held = {tag["Key"] for tag in self.tagger.list_tags_for_resource(user.arn)["Tags"]}
+            if CLAIM_TAG in keys and CLAIM_TAG in held:
+                raise AccessDeniedError(f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/mfa-enforcer/scan", "iam:TagUser")
+            original(self, name, tags)
+
+    monkeypatch.setattr(IAMBackend, "tag_user", tag_user)
 
 
 def fill_policy_quota(iam: Any, user: str, quota: int = MANAGED_POLICY_QUOTA) -> None:
