@@ -497,21 +497,23 @@ def tamper(
 # --- Two writers, one transition (the scan and a real-time event on the same user) -----------
 
 CLAIM_WINDOW = timedelta(minutes=5)
+LONGEST_RUN = timedelta(minutes=15)  # Lambda's hard limit: no writer is still at work after it
 
 
-def claim_held_by_other(held_since: str, fresh_after: datetime | None) -> bool:
+def claim_held_by_other(held_since: str, decided_at: datetime | None) -> bool:
     """Whether a `quarantined-at` tag found when claiming a quarantine is another writer's claim.
 
     The writer whose TagUser put the tag there owns the transition and its one alert. A tag no
     writer is still working on — left by an attempt that crashed between tag and policy, or by a
     hand-made removal of the policy only — is a leftover, and the caller adopts it: the quarantine
-    it completes is a transition nobody has announced. `fresh_after` is when the caller's own
-    decision could have gone stale: a tag written at or after it (writers stamp the time they
-    decided) is a concurrent claim. None means the caller read the user without the tag moments
-    ago, so whatever is there now was written since. An unreadable value is adopted: one
-    alert too many is better than a quarantine nobody hears of.
+    it completes is a transition nobody has announced. Writers stamp the instant they decided, so
+    a concurrent claim is stamped from a little before the caller's own decision (`decided_at`,
+    less CLAIM_WINDOW) to the end of the longest run that could overlap it; anything else, and
+    an unreadable value, is adopted — one alert too many is better than a quarantine nobody hears
+    of, and a tag pre-set by hand cannot silence it. `decided_at` None means the caller read the
+    user without the tag moments ago, so whatever is there now was written since.
     """
-    if fresh_after is None:
+    if decided_at is None:
         return True
     try:
         stamped = datetime.fromisoformat(held_since)
@@ -519,7 +521,7 @@ def claim_held_by_other(held_since: str, fresh_after: datetime | None) -> bool:
         return False
     if stamped.tzinfo is None:
         return False
-    return stamped >= fresh_after
+    return decided_at - CLAIM_WINDOW <= stamped <= decided_at + LONGEST_RUN + CLAIM_WINDOW
 
 
 def claimed_elsewhere(finding: Finding, held_since: str) -> Finding:

@@ -263,8 +263,8 @@ def apply_write(
     Another writer may act on the same user meanwhile (see iam_gateway): a quarantine whose claim
     it holds, or a release it already made, is completed or left alone here without a second
     alert. `seen_untagged` says the caller read the user without the bot's tag just before; the
-    scan decides from its snapshot instead, so a tag stamped after `now - CLAIM_WINDOW` is news
-    to it but not a leftover. `cleanup` marks a release that only tidies up after someone else
+    scan decides from its snapshot taken at `now` instead, and judges the tag by its stamp
+    (decide.claim_held_by_other). `cleanup` marks a release that only tidies up after someone else
     removed the quarantine (the event that reported the removal announces it).
     """
     finding = candidate.finding
@@ -280,8 +280,7 @@ def apply_write(
             finding = finding.with_changes(reason=finding.reason + suffix)
             if contained.held_since is None:
                 return finding, 2
-            fresh_after = None if seen_untagged else now - decide.CLAIM_WINDOW
-            if decide.claim_held_by_other(contained.held_since, fresh_after):
+            if decide.claim_held_by_other(contained.held_since, None if seen_untagged else now):
                 logger.info("quarantine claimed by another run", extra={"user": candidate.user})
                 return decide.claimed_elsewhere(finding, contained.held_since), 1
             return finding, 1

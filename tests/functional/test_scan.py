@@ -183,11 +183,33 @@ def test_one_failing_user_does_not_stop_the_others(iam: Any, enforce: str, lambd
     assert failed["type"] == "cannot-quarantine"
     assert failed["severity"] == "critical"
     assert failed["error"] == "AccessDenied: not allowed"
+    assert ms.user_tags(iam, "ben") == {}  # the claim was taken back: no tag says "quarantined"
 
     faults.faults.clear()
     again = scan(lambda_client)
     assert ms.quarantined_users(iam) == {"ann", "ben", "cat"}
     assert transitions(again) == {"ben": "quarantined"}
+
+
+@pytest.mark.parametrize(
+    "left_tag",
+    [
+        "2026-01-01T00:00:00Z",  # the policy was detached by hand (no tamper event reached the bot)
+        "2099-01-01T00:00:00Z",  # a tag pre-set by hand to pass for a claim in progress
+    ],
+)
+def test_a_leftover_quarantine_tag_is_adopted_and_announced(
+    iam: Any, enforce: str, lambda_client: Any, left_tag: str
+) -> None:
+    """Nobody is at work on a tag like this: the scan completes the quarantine and alerts it, once."""
+    ms.create_user(iam, ms.UserSpec("lia"))
+    iam.tag_user(UserName="lia", Tags=[{"Key": "mfa-enforcer:quarantined-at", "Value": left_tag}])
+
+    result = scan(lambda_client)
+    assert ms.quarantined_users(iam) == {"lia"}
+    assert transitions(result) == {"lia": "quarantined"}
+    assert ms.user_tags(iam, "lia")["mfa-enforcer:quarantined-at"] == left_tag  # the role cannot overwrite it
+    assert transitions(scan(lambda_client)) == {}
 
 
 def test_user_at_managed_policy_quota_goes_into_the_quarantine_group(

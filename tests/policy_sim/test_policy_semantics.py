@@ -198,7 +198,36 @@ ROLE_CASES = [
     ),
     ("detach the quarantine policy", "iam:DetachUserPolicy", user(OTHER), {"iam:PolicyARN": QUARANTINE_ARN}, ALLOWED),
     ("tag with the bot's keys", "iam:TagUser", user(OTHER), {"aws:TagKeys": BOT_TAGS}, ALLOWED),
+    (
+        "tag a user who carries some other tag",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": BOT_TAGS, "aws:ResourceTag/team": "data"},
+        ALLOWED,
+    ),
+    # The claim (iam_gateway): a second quarantined-at is refused, whoever wrote the first.
+    (
+        "tag a user who already carries quarantined-at",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": BOT_TAGS, "aws:ResourceTag/mfa-enforcer:quarantined-at": "2026-11-23T12:00:00Z"},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "overwrite only the reason of a tagged user",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": ["mfa-enforcer:reason"], "aws:ResourceTag/mfa-enforcer:quarantined-at": "2026-11-23T12:00:00Z"},
+        IMPLICITLY_DENIED,
+    ),
     ("untag the bot's keys", "iam:UntagUser", user(OTHER), {"aws:TagKeys": BOT_TAGS}, ALLOWED),
+    (
+        "untag a user who carries quarantined-at",
+        "iam:UntagUser",
+        user(OTHER),
+        {"aws:TagKeys": BOT_TAGS, "aws:ResourceTag/mfa-enforcer:quarantined-at": "2026-11-23T12:00:00Z"},
+        ALLOWED,
+    ),
     (
         "tag with another key too",
         "iam:TagUser",

@@ -254,3 +254,33 @@ def test_config_error_finding_is_critical() -> None:
     finding = decide.config_error("exemptions[0].reason: is required", NOW, Trigger.SCHEDULED_SCAN)
     assert finding.severity.value == "critical"
     assert "nobody quarantined" in finding.reason
+
+
+@pytest.mark.parametrize(
+    "stamp, decided_at, held_by_other",
+    [
+        # The scan's snapshot is from `decided_at`; a claim stamped around it or during its run is concurrent.
+        ("2026-11-23T12:30:00Z", NOW, True),
+        ("2026-11-23T12:26:00Z", NOW, True),  # a real-time run that decided a little before the scan
+        ("2026-11-23T12:44:00Z", NOW, True),  # stamped late in a long scan
+        # Leftovers: adopted, and announced, by the caller.
+        ("2026-11-23T11:30:00Z", NOW, False),  # the previous hour's attempt that never attached
+        ("2026-01-01T00:00:00Z", NOW, False),  # a policy detached by hand, tag left behind
+        ("2099-01-01T00:00:00Z", NOW, False),  # pre-set by hand to look fresh: cannot silence the alert
+        ("yesterday", NOW, False),
+        ("2026-11-23T12:30:00", NOW, False),  # no zone: not a stamp the bot writes
+        # The caller saw the user untagged itself moments ago: any tag is a concurrent claim.
+        ("2026-01-01T00:00:00Z", None, True),
+        ("yesterday", None, True),
+    ],
+)
+def test_whose_claim_a_found_tag_is(stamp: str, decided_at: datetime | None, held_by_other: bool) -> None:
+    assert decide.claim_held_by_other(stamp, decided_at) is held_by_other
+
+
+def test_a_quarantine_claimed_elsewhere_is_reported_without_an_alert() -> None:
+    finding = decide.evaluate(facts(), doc(), NOW, ENFORCE, Trigger.SCHEDULED_SCAN)[0][0]
+    assert (finding.type, finding.transition) == (FindingType.QUARANTINED, True)
+    lost = decide.claimed_elsewhere(finding, "2026-11-23T12:31:00Z")
+    assert (lost.type, lost.transition, lost.user) == (FindingType.STILL_QUARANTINED, False, finding.user)
+    assert "quarantined-at 2026-11-23T12:31:00Z" in lost.reason

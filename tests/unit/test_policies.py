@@ -81,8 +81,12 @@ ACCEPTED = {
         "Any user may need quarantining; the iam:PolicyARN condition, which parliament does not evaluate, "
         "limits the write to the quarantine policy (proven in tests/policy_sim)."
     ),
-    ("role", "RESOURCE_EFFECTIVELY_STAR", "TagOnlyWithTheBotsKeys"): (
-        "Any user may need tagging; the aws:TagKeys condition limits it to the bot's two keys (tests/policy_sim)."
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "ClaimAQuarantineOnce"): (
+        "Any user may need tagging; the aws:TagKeys condition limits it to the bot's two keys, and the "
+        "aws:ResourceTag condition to users not yet tagged (tests/policy_sim)."
+    ),
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "UntagOnlyTheBotsKeys"): (
+        "Any user may need releasing; the aws:TagKeys condition limits it to the bot's two keys (tests/policy_sim)."
     ),
     (
         "role",
@@ -279,8 +283,11 @@ def test_kms_decrypt_only_for_the_webhook_and_only_through_ssm() -> None:
 
 def test_policy_files_use_the_names_the_code_uses() -> None:
     role = by_sid(docs.load_json(docs.role_policy_file("prod")))
-    tags = role["TagOnlyWithTheBotsKeys"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
-    assert sorted(tags) == sorted(model.QUARANTINE_TAG_KEYS)
+    for sid in ("ClaimAQuarantineOnce", "UntagOnlyTheBotsKeys"):
+        tags = role[sid]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+        assert sorted(tags) == sorted(model.QUARANTINE_TAG_KEYS)
+    claim = role["ClaimAQuarantineOnce"]["Condition"]["Null"]
+    assert claim[f"aws:ResourceTag/{model.QUARANTINED_AT_TAG}"] == "true"
     assert role["ManageOnlyTheQuarantineGroup"]["Resource"] == f"arn:*:iam::*:group/{model.QUARANTINE_GROUP}"
     assert f"arn:*:ssm:*:*:parameter{config.DEFAULT_EXEMPTIONS_PARAMETER}" in role["ReadTheBotsParameters"]["Resource"]
     resources = docs.load_template(docs.MERGE_TEMPLATE)["Resources"]
