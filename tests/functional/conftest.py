@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters as powertools_parameters
-from chalice.test import Client
+from chalice.local import LambdaContext
+from chalice.test import Client, InvokeResponse, TestLambdaClient
 from moto import mock_aws
 
 from app import app
@@ -91,10 +92,30 @@ def report_mode(monkeypatch: pytest.MonkeyPatch, quarantine_arn: str) -> str:
     return quarantine_arn
 
 
+class StageTimeoutLambdaClient(TestLambdaClient):
+    """Chalice's Lambda test client, with the context's time limit the stage configures.
+
+    Chalice's own context always reports 3 s; the scan's time budget (service.TimeBudget) reads it,
+    so on a loaded machine a test scan could stop starting users. Lambda gives the function its
+    `lambda_timeout` from .chalice/config.json, and so does this client.
+    """
+
+    def invoke(self, function_name: str, payload: Any = None) -> InvokeResponse:
+        scoped = self._config.scope(self._config.chalice_stage, function_name)
+        context = LambdaContext(
+            function_name, memory_size=scoped.lambda_memory_size, max_runtime_ms=scoped.lambda_timeout * 1000
+        )
+        if function_name not in self._app.handler_map:
+            return super().invoke(function_name, payload)  # Chalice's own error for an unknown name
+        with self._patched_env_vars(scoped.environment_variables):
+            return InvokeResponse(payload=self._app.handler_map[function_name](payload or {}, context))
+
+
 @pytest.fixture
 def lambda_client(aws: None) -> Iterator[Any]:
     """Chalice's test client: invokes handlers exactly as Lambda would, with the dev stage's env on top."""
     with Client(app, stage_name="dev") as client:
+        client._lambda_client = StageTimeoutLambdaClient(app, client._chalice_config)
         yield client
 
 
