@@ -293,9 +293,8 @@ def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore
         suffix = (
             f"; restored through the group {QUARANTINE_GROUP}" if contained.how == "group" else "; quarantine restored"
         )
-        return write.finding.with_changes(reason=write.finding.reason + suffix), 1 + (
-            tag_at is not None and contained.claimed
-        )
+        writes = 2 if tag_at is not None and contained.claimed else 1
+        return write.finding.with_changes(reason=write.finding.reason + suffix), writes
     snapshot = QuarantineSnapshot(frozenset(), frozenset())
     if write.action is Action.RELEASE:
         try:
