@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import chalice.test
 import pytest
 from aws_lambda_powertools.utilities import parameters as powertools_parameters
 from chalice.local import LambdaContext
-from chalice.test import Client, InvokeResponse, TestLambdaClient
+from chalice.test import Client
 from moto import mock_aws
 
 from app import app
@@ -92,30 +93,22 @@ def report_mode(monkeypatch: pytest.MonkeyPatch, quarantine_arn: str) -> str:
     return quarantine_arn
 
 
-class StageTimeoutLambdaClient(TestLambdaClient):
-    """Chalice's Lambda test client, with the context's time limit the stage configures.
-
-    Chalice's own context always reports 3 s; the scan's time budget (service.TimeBudget) reads it,
-    so on a loaded machine a test scan could stop starting users. Lambda gives the function its
-    `lambda_timeout` from .chalice/config.json, and so does this client.
-    """
-
-    def invoke(self, function_name: str, payload: Any = None) -> InvokeResponse:
-        scoped = self._config.scope(self._config.chalice_stage, function_name)
-        context = LambdaContext(
-            function_name, memory_size=scoped.lambda_memory_size, max_runtime_ms=scoped.lambda_timeout * 1000
-        )
-        if function_name not in self._app.handler_map:
-            return super().invoke(function_name, payload)  # Chalice's own error for an unknown name
-        with self._patched_env_vars(scoped.environment_variables):
-            return InvokeResponse(payload=self._app.handler_map[function_name](payload or {}, context))
-
-
 @pytest.fixture
-def lambda_client(aws: None) -> Iterator[Any]:
-    """Chalice's test client: invokes handlers exactly as Lambda would, with the dev stage's env on top."""
+def lambda_client(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Chalice's test client: invokes handlers exactly as Lambda would, with the dev stage's env on top.
+
+    Chalice's context always reports 3 s left; the scan's time budget (service.TimeBudget) reads it,
+    so on a loaded machine a test scan could stop starting users. Lambda gives each function its
+    `lambda_timeout` from .chalice/config.json, and so does the context built here.
+    """
     with Client(app, stage_name="dev") as client:
-        client._lambda_client = StageTimeoutLambdaClient(app, client._chalice_config)
+        config = client._chalice_config
+
+        def context(function_name: str, memory_size: int) -> LambdaContext:
+            timeout_s = config.scope(config.chalice_stage, function_name).lambda_timeout
+            return LambdaContext(function_name, memory_size=memory_size, max_runtime_ms=timeout_s * 1000)
+
+        monkeypatch.setattr(chalice.test, "LambdaContext", context)
         yield client
 
 
