@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chalice.app import Chalice, CloudWatchEvent, Rate
 
-from chalicelib import events, handlers
+from chalicelib import handlers
+from chalicelib.core import events
 
 app = Chalice(app_name="mfa-enforcer")
 

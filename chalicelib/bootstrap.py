@@ -14,9 +14,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from chalicelib import config, notify, service
-from chalicelib.iam_gateway import IamGateway
-from chalicelib.parameters import ParameterStore
+from chalicelib import service
+from chalicelib.adapters import notify
+from chalicelib.adapters.iam_gateway import IamGateway
+from chalicelib.adapters.parameters import ParameterStore
+from chalicelib.core import config
 
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 6},

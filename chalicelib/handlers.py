@@ -11,7 +11,7 @@ from typing import Any
 from chalice.app import CloudWatchEvent
 
 from chalicelib import bootstrap, observability, realtime, service
-from chalicelib.config import ConfigurationError
+from chalicelib.core.config import ConfigurationError
 
 logger = observability.logger
 

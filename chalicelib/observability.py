@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from chalicelib.model import Finding
+from chalicelib.core.model import Finding
 
 SERVICE = "mfa-enforcer"
 NAMESPACE = "MfaEnforcer"

@@ -34,14 +34,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import decide, events, exemptions, observability, service
-from chalicelib.iam_gateway import QuarantineSnapshot, UserNotFoundError, error_text
-from chalicelib.model import QUARANTINE_GROUP, ROOT_USER, Action, Finding, FindingType, Trigger, Write
-from chalicelib.parameters import CACHE_SECONDS, ParameterStore, ParameterUnavailableError
+from chalicelib import observability, service
+from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
+from chalicelib.adapters.iam_gateway import QuarantineSnapshot, UserNotFoundError
+from chalicelib.adapters.parameters import CACHE_SECONDS, ParameterStore, ParameterUnavailableError
+from chalicelib.core import decide, events, exemptions
+from chalicelib.core.model import QUARANTINE_GROUP, ROOT_USER, Action, Finding, FindingType, RunResult, Trigger, Write
 
 logger = observability.logger
-
-AWS_ERRORS = service.AWS_ERRORS
 
 
 class CallerIdentity:
@@ -83,7 +83,7 @@ def _caller_arn(client: Any) -> str:
 class EventOutcome:
     """What one real-time invocation concluded and did; `summary()` is the Lambda's JSON answer."""
 
-    result: service.RunResult
+    result: RunResult
     event: str | None = None
     event_id: str | None = None
     user: str | None = None
@@ -329,7 +329,7 @@ class _Run:
     def finish(self, findings: Sequence[Finding], *, writes: int = 0, account: str | None = None) -> EventOutcome:
         """Log each finding, count them, notify on transitions (like the scan's `_finish`)."""
         duration = int((time.monotonic() - self.started) * 1000)
-        result = service.RunResult(
+        result = RunResult(
             trigger=self.trigger,
             mode=self.ports.settings.mode,
             findings=tuple(findings),
@@ -376,13 +376,13 @@ class _Run:
         )
         return self.finish([finding])
 
-    def _empty(self) -> service.RunResult:
+    def _empty(self) -> RunResult:
         duration = int((time.monotonic() - self.started) * 1000)
-        return service.RunResult(
+        return RunResult(
             self.trigger, self.ports.settings.mode, (), duration_ms=duration, account_id=self.ports.settings.account_id
         )
 
-    def _outcome(self, result: service.RunResult, ignored: str | None = None) -> EventOutcome:
+    def _outcome(self, result: RunResult, ignored: str | None = None) -> EventOutcome:
         return EventOutcome(result, self.event, self.event_id, self.user, ignored)
 
     def _meta(self) -> dict[str, object]:

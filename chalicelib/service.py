@@ -16,27 +16,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import credential_report, decide, events, exemptions, observability
-from chalicelib.config import Settings
-from chalicelib.iam_gateway import (
+from chalicelib import observability
+from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
+from chalicelib.adapters.iam_gateway import (
     GroupNotFoundError,
     IamGateway,
     QuarantineSnapshot,
     ReportUnavailableError,
     UserNotFoundError,
-    error_text,
 )
-from chalicelib.model import Action, Finding, FindingType, Mode, Plan, Trigger, Write
-from chalicelib.parameters import ParameterStore, ParameterUnavailableError
+from chalicelib.adapters.parameters import ParameterStore, ParameterUnavailableError
+from chalicelib.core import credential_report, decide, events, exemptions
+from chalicelib.core.config import Settings
+from chalicelib.core.model import Action, Finding, FindingType, Plan, RunResult, Trigger, Write
 
 logger = observability.logger
 
-AWS_ERRORS = (ClientError, BotoCoreError)
 MAX_SAFETY_MARGIN_S = 30.0
 WRITE_WORKERS = 6
-MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
 class Notifier(Protocol):
@@ -62,48 +60,6 @@ class Ports:
     parameters: ParameterStore
     notifier: Notifier = field(default_factory=NullNotifier)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What one invocation concluded and did; returned by the Lambda as a JSON summary."""
-
-    trigger: Trigger
-    mode: Mode
-    findings: tuple[Finding, ...]
-    users_scanned: int = 0
-    writes: int = 0
-    left_for_next_run: int = 0
-    duration_ms: int = 0
-    account_id: str | None = None
-
-    @property
-    def transitions(self) -> tuple[Finding, ...]:
-        """The findings that are news: only these are alerted on."""
-        return tuple(f for f in self.findings if f.transition)
-
-    def counts(self) -> dict[str, int]:
-        """Findings per type."""
-        counts: dict[str, int] = {}
-        for finding in self.findings:
-            counts[finding.type.value] = counts.get(finding.type.value, 0) + 1
-        return dict(sorted(counts.items()))
-
-    def summary(self) -> dict[str, object]:
-        """JSON-able summary: counts for everything, every transition, and the first findings in detail."""
-        return {
-            "trigger": self.trigger.value,
-            "mode": self.mode.value,
-            "account_id": self.account_id,
-            "users_scanned": self.users_scanned,
-            "writes": self.writes,
-            "left_for_next_run": self.left_for_next_run,
-            "duration_ms": self.duration_ms,
-            "counts": self.counts(),
-            "transitions": [f.as_dict() for f in self.transitions],
-            "findings": [f.as_dict() for f in self.findings[:MAX_FINDINGS_IN_SUMMARY]],
-            "findings_omitted": max(0, len(self.findings) - MAX_FINDINGS_IN_SUMMARY),
-        }
 
 
 class TimeBudget:

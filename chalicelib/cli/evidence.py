@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.credential_report import CredentialReport
-from chalicelib.exemptions import Exemption, Exemptions
-from chalicelib.iam_gateway import QuarantineSnapshot
-from chalicelib.model import QUARANTINED_AT_TAG, ReportRow, iso
+from chalicelib.adapters.iam_gateway import QuarantineSnapshot
+from chalicelib.core.credential_report import CredentialReport
+from chalicelib.core.exemptions import Exemption, Exemptions
+from chalicelib.core.model import QUARANTINED_AT_TAG, ReportRow, iso
 
 
 class Standing(enum.StrEnum):

@@ -13,11 +13,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib import exemptions
 from chalicelib.cli import render, terminal
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.cli.exemptions_store import SIZE_LIMITS, ExemptionsStore, Outcome, add, remove
 from chalicelib.cli.session import Aws
+from chalicelib.core import exemptions
 
 _INDEX = re.compile(r"^exemptions\[(\d+)\]")
 CACHE_NOTE = "The next scan uses it; real-time checks may use a copy up to 5 minutes old."

@@ -35,9 +35,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import exemptions
+from chalicelib.adapters.aws_errors import error_text
 from chalicelib.cli.errors import CliError
-from chalicelib.iam_gateway import error_text
+from chalicelib.core import exemptions
 
 STANDARD_TIER = "Standard"
 ADVANCED_TIER = "Advanced"

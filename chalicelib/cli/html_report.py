@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from chalicelib.cli.evidence import STANDING_LABEL, AuditReport, Standing, Summary, UserEvidence
-from chalicelib.model import iso
+from chalicelib.core.model import iso
 
 COLORS = {
     Standing.MFA: "#1a7f4b",

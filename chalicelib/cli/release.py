@@ -12,11 +12,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.adapters.iam_gateway import IamGateway
 from chalicelib.cli import terminal
 from chalicelib.cli.errors import CliError, Exit
-from chalicelib.config import Settings
-from chalicelib.iam_gateway import IamGateway
-from chalicelib.model import QUARANTINE_GROUP, QUARANTINE_TAG_KEYS, QUARANTINED_AT_TAG
+from chalicelib.core.config import Settings
+from chalicelib.core.model import QUARANTINE_GROUP, QUARANTINE_TAG_KEYS, QUARANTINED_AT_TAG
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,8 @@ from datetime import datetime
 
 from chalicelib.cli.errors import Exit
 from chalicelib.cli.evidence import STANDING_LABEL, AuditReport, ExemptionEvidence, Standing, UserEvidence
-from chalicelib.exemptions import Exemption, Exemptions
-from chalicelib.model import Finding, FindingType, Severity, iso
-from chalicelib.service import RunResult
+from chalicelib.core.exemptions import Exemption, Exemptions
+from chalicelib.core.model import Finding, FindingType, RunResult, Severity, iso
 
 # Console users (and root) who still sign in without MFA after the run, whatever the bot did about them.
 WITHOUT_MFA = frozenset(

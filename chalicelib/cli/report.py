@@ -15,14 +15,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib import credential_report, exemptions
+from chalicelib.adapters.iam_gateway import GroupNotFoundError, IamGateway, ReportUnavailableError, UserNotFoundError
 from chalicelib.cli import evidence, html_report, render, terminal
 from chalicelib.cli.errors import CliError
 from chalicelib.cli.exemptions_store import ExemptionsStore
 from chalicelib.cli.session import Aws
-from chalicelib.config import Settings
-from chalicelib.iam_gateway import GroupNotFoundError, IamGateway, ReportUnavailableError, UserNotFoundError
-from chalicelib.model import ReportRow
+from chalicelib.core import credential_report, exemptions
+from chalicelib.core.config import Settings
+from chalicelib.core.model import ReportRow
 
 RENDERERS = {"csv": render.report_csv, "json": render.report_json, "html": html_report.render}
 

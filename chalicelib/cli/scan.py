@@ -14,13 +14,14 @@ import os
 from datetime import datetime
 from typing import Any
 
-from chalicelib import config, service
+from chalicelib import service
+from chalicelib.adapters.iam_gateway import Contained, CredentialReportBody, IamGateway, QuarantineSnapshot
+from chalicelib.adapters.parameters import ParameterStore
 from chalicelib.cli import render, session, terminal
 from chalicelib.cli.errors import CliError, Exit
-from chalicelib.config import Settings
-from chalicelib.iam_gateway import Contained, CredentialReportBody, IamGateway, QuarantineSnapshot
-from chalicelib.model import Action, Mode, Trigger
-from chalicelib.parameters import ParameterStore
+from chalicelib.core import config
+from chalicelib.core.config import Settings
+from chalicelib.core.model import Action, Mode, RunResult, Trigger
 
 PHASES = 4
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "", "info": "dim"}
@@ -75,7 +76,7 @@ class _ObservedParameters(ParameterStore):
         return self._inner.secret(name)
 
 
-def scan_once(aws: session.Aws, settings: Settings, *, show_progress: bool, verbose: bool) -> service.RunResult:
+def scan_once(aws: session.Aws, settings: Settings, *, show_progress: bool, verbose: bool) -> RunResult:
     """One run of the core, with a progress display on stderr when it is a terminal."""
     with terminal.Steps(PHASES, enabled=show_progress) as steps:
         ports = service.Ports(
@@ -90,7 +91,7 @@ def scan_once(aws: session.Aws, settings: Settings, *, show_progress: bool, verb
     return dataclasses.replace(result, trigger=Trigger.CLI, findings=findings)
 
 
-def _planned(result: service.RunResult) -> tuple[list[str], list[str]]:
+def _planned(result: RunResult) -> tuple[list[str], list[str]]:
     quarantine = sorted(f.user or "" for f in result.findings if f.action is Action.WOULD_QUARANTINE)
     release = sorted(f.user or "" for f in result.findings if f.action is Action.WOULD_RELEASE)
     return quarantine, release
@@ -146,7 +147,7 @@ def run(
     return render.scan_exit(result)
 
 
-def _print_table(result: service.RunResult, settings: Settings) -> None:
+def _print_table(result: RunResult, settings: Settings) -> None:
     console = terminal.out()
     console.print(
         f"Account {result.account_id or 'unknown'} · mode {result.mode.value} · {result.users_scanned} users scanned"

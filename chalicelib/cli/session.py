@@ -20,12 +20,13 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib import config, observability
+from chalicelib import observability
+from chalicelib.adapters.aws_errors import error_text
+from chalicelib.adapters.parameters import ParameterStore
 from chalicelib.bootstrap import RETRY_CONFIG
 from chalicelib.cli.errors import CliError
-from chalicelib.iam_gateway import error_text
-from chalicelib.model import Mode
-from chalicelib.parameters import ParameterStore
+from chalicelib.core import config
+from chalicelib.core.model import Mode
 
 
 @dataclass(frozen=True)

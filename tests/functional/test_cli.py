@@ -24,9 +24,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from chalicelib import exemptions
 from chalicelib.cli import session
 from chalicelib.cli.main import main
+from chalicelib.core import exemptions
 from tests.conftest import FIXTURES
 from tests.support import moto_state as ms
 from tests.support.faults import Fault, FaultInjector

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.iam_gateway import Contained, GroupNotFoundError, IamGateway, ReportUnavailableError
+from chalicelib.adapters.iam_gateway import Contained, GroupNotFoundError, IamGateway, ReportUnavailableError
 from tests.support import moto_state as ms
 from tests.support.clock import FakeTime
 from tests.support.faults import Fault, FaultInjector

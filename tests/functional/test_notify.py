@@ -18,10 +18,12 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from chalicelib import bootstrap, messages, notify, service
-from chalicelib.config import Settings
-from chalicelib.model import Action, Finding, FindingType, Mode, Trigger
-from chalicelib.parameters import ParameterStore
+from chalicelib import bootstrap
+from chalicelib.adapters import notify
+from chalicelib.adapters.parameters import ParameterStore
+from chalicelib.core import messages
+from chalicelib.core.config import Settings
+from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Trigger
 from tests.conftest import load_fixture
 from tests.functional.conftest import CallCounter
 from tests.support import moto_state as ms
@@ -44,11 +46,11 @@ def finding(kind: FindingType = FindingType.QUARANTINED, user: str | None = "ali
     return Finding(kind, user, arn, action, f"{kind.value} for {user}", trigger, NOW, transition, **extra)
 
 
-def run(*findings: Finding, trigger: Trigger = Trigger.SCHEDULED_SCAN) -> service.RunResult:
-    return service.RunResult(trigger, Mode.ENFORCE, tuple(findings), users_scanned=3, account_id=ms.ACCOUNT_ID)
+def run(*findings: Finding, trigger: Trigger = Trigger.SCHEDULED_SCAN) -> RunResult:
+    return RunResult(trigger, Mode.ENFORCE, tuple(findings), users_scanned=3, account_id=ms.ACCOUNT_ID)
 
 
-def login(user: str = "alice") -> service.RunResult:
+def login(user: str = "alice") -> RunResult:
     """What the real-time path produces for one console sign-in without MFA."""
     return run(finding(user=user, trigger=Trigger.ON_CONSOLE_LOGIN), trigger=Trigger.ON_CONSOLE_LOGIN)
 
@@ -240,7 +242,7 @@ def subscribe(sns: Any, sqs: Any, topic: str, name: str, *, raw: bool, filter_po
     return str(queue_url)
 
 
-def twelve_transitions_and_two_unchanged() -> service.RunResult:
+def twelve_transitions_and_two_unchanged() -> RunResult:
     changes = [finding(user=f"user{i:02d}") for i in range(10)]
     changes += [finding(FindingType.ROOT_WITHOUT_MFA, "<root_account>"), finding(FindingType.CONFIG_ERROR, None)]
     unchanged = [finding(FindingType.EXEMPT, "carol", transition=False), finding(FindingType.STILL_QUARANTINED, "dan")]
@@ -320,7 +322,7 @@ class Exploding:
 
     name = "exploding"
 
-    def send(self, result: service.RunResult) -> None:
+    def send(self, result: RunResult) -> None:
         raise KeyError(f"https://hooks.slack.com{PATH}")
 
 
@@ -361,7 +363,7 @@ def test_both_channels_down_publish_still_returns_and_counts_both(
 
 def test_build_without_channels_only_logs(ssm: Any) -> None:
     notifier = notify.build(Settings(), bootstrap.client, parameter_store(ssm))
-    assert isinstance(notifier, service.NullNotifier)
+    assert notifier.channels == ()
 
 
 def test_build_wires_both_channels(ssm: Any, topic: str) -> None:

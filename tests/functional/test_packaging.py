@@ -24,7 +24,7 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint_file
 
-from chalicelib import config
+from chalicelib.core import config
 from tests.policy_sim import documents as docs
 
 PACKAGE_TIMEOUT_S = 600

@@ -18,7 +18,8 @@ from chalice.test import Client
 from moto.iam.models import IAMBackend
 
 import app as lambda_module
-from chalicelib import bootstrap, decide
+from chalicelib import bootstrap
+from chalicelib.core import decide
 from tests.conftest import load_fixture
 from tests.functional.conftest import CallCounter
 from tests.support import moto_state as ms

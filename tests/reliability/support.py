@@ -19,7 +19,7 @@ from hypothesis import settings
 from moto import mock_aws
 
 from chalicelib import bootstrap
-from chalicelib.iam_gateway import Contained, CredentialReportBody, QuarantineSnapshot
+from chalicelib.adapters.iam_gateway import Contained, CredentialReportBody, QuarantineSnapshot
 from tests.conftest import load_fixture
 from tests.support import moto_state as ms
 

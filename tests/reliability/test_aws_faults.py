@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from chalicelib import bootstrap, service
-from chalicelib.config import from_env
-from chalicelib.iam_gateway import IamGateway
-from chalicelib.model import FindingType
+from chalicelib.adapters.iam_gateway import IamGateway
+from chalicelib.core.config import from_env
+from chalicelib.core.model import FindingType
 from tests.functional.conftest import CallCounter
 from tests.reliability import support as rs
 from tests.reliability.support import reliability

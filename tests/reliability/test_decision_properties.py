@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import decide, exemptions
-from chalicelib.credential_report import CredentialReport
-from chalicelib.model import ROOT_USER, Action, FindingType, Mode, ReportRow, Trigger
+from chalicelib.core import decide, exemptions
+from chalicelib.core.credential_report import CredentialReport
+from chalicelib.core.model import ROOT_USER, Action, FindingType, Mode, ReportRow, Trigger
 from tests.conftest import NOW
 from tests.reliability.support import reliability
 

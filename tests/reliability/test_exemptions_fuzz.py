@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from chalicelib import exemptions
+from chalicelib.core import exemptions
 from tests.conftest import NOW
 from tests.reliability.support import reliability
 

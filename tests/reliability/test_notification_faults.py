@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 import app as lambda_module
-from chalicelib import bootstrap, notify, service
-from chalicelib.config import from_env
+from chalicelib import bootstrap, service
+from chalicelib.adapters import notify
+from chalicelib.core.config import from_env
 from tests.conftest import load_fixture
 from tests.reliability import support as rs
 from tests.reliability.support import reliability

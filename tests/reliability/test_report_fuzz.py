@@ -18,9 +18,10 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import credential_report, observability, service
-from chalicelib.config import Settings
-from chalicelib.model import ROOT_USER, Action, FindingType, Mode
+from chalicelib import observability, service
+from chalicelib.core import credential_report
+from chalicelib.core.config import Settings
+from chalicelib.core.model import ROOT_USER, Action, FindingType, Mode, RunResult
 from tests.conftest import NOW, fixture_text
 from tests.reliability import support as rs
 from tests.reliability.support import reliability
@@ -159,7 +160,7 @@ def test_every_row_is_read_or_reported_by_name(report: tuple[bytes, list[Row], b
             assert any(user.startswith(expected_name(row)) for user in reported), (row.name, reported)
 
 
-def scan(content: bytes, **iam: Any) -> tuple[service.RunResult, rs.FakeIam]:
+def scan(content: bytes, **iam: Any) -> tuple[RunResult, rs.FakeIam]:
     fake = rs.FakeIam(content=content, **iam)
     ports = service.Ports(settings=ENFORCE, iam=fake, parameters=rs.FakeParameters(), clock=lambda: NOW)  # type: ignore[arg-type]
     try:

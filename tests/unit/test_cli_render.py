@@ -13,13 +13,12 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import exemptions
+from chalicelib.adapters.iam_gateway import QuarantineSnapshot
 from chalicelib.cli import evidence, exemptions_store, html_report, render
 from chalicelib.cli.errors import CliError, Exit
-from chalicelib.credential_report import CredentialReport
-from chalicelib.iam_gateway import QuarantineSnapshot
-from chalicelib.model import Action, Finding, FindingType, Mode, ReportRow, Trigger
-from chalicelib.service import RunResult
+from chalicelib.core import exemptions
+from chalicelib.core.credential_report import CredentialReport
+from chalicelib.core.model import Action, Finding, FindingType, Mode, ReportRow, RunResult, Trigger
 from tests.conftest import NOW
 
 ACCOUNT = "123456789012"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import config
-from chalicelib.model import Mode
+from chalicelib.core import config
+from chalicelib.core.model import Mode
 
 ARN = "arn:aws:iam::123456789012:policy/mfa-enforcer-quarantine"
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib import credential_report
+from chalicelib.core import credential_report
 from tests.conftest import fixture_text
 
 

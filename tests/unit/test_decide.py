@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import credential_report, decide, exemptions
-from chalicelib.model import Action, FindingType, Mode, ReportRow, Trigger
+from chalicelib.core import credential_report, decide, exemptions
+from chalicelib.core.model import Action, FindingType, Mode, ReportRow, Trigger
 from tests.conftest import NOW, fixture_text
 
 ENFORCE = decide.Policy(mode=Mode.ENFORCE, grace=timedelta(hours=24))

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import decide, events, exemptions
-from chalicelib.model import Action, FindingType, Mode, Trigger
+from chalicelib.core import decide, events, exemptions
+from chalicelib.core.model import Action, FindingType, Mode, Trigger
 from tests.conftest import FIXTURES, NOW, load_fixture
 
 ACCOUNT = "123456789012"

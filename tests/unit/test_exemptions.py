@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import exemptions
+from chalicelib.core import exemptions
 from tests.conftest import NOW, fixture_text, load_fixture
 
 INVALID = load_fixture("ssm_exemptions_invalid.json")

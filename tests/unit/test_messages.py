@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import messages
-from chalicelib.model import Action, Finding, FindingType, Mode, Trigger
-from chalicelib.service import RunResult
+from chalicelib.core import messages
+from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Trigger
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 FIRST_RUN_OF_DAY = datetime(2026, 11, 23, 0, 20, tzinfo=UTC)

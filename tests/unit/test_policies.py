@@ -20,7 +20,7 @@ from typing import Any
 import parliament
 import pytest
 
-from chalicelib import config, exemptions, model
+from chalicelib.core import config, exemptions, model
 from tests.policy_sim import documents as docs
 
 ACCOUNT, REGION = docs.ACCOUNT, docs.REGION

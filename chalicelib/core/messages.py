@@ -26,13 +26,10 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from chalicelib import decide
-from chalicelib.model import SEVERITY, Action, Finding, FindingType, Mode, Severity, Trigger, iso
-
-if TYPE_CHECKING:
-    from chalicelib.service import RunResult
+from chalicelib.core import decide
+from chalicelib.core.model import SEVERITY, Action, Finding, FindingType, Mode, RunResult, Severity, Trigger, iso
 
 SCHEMA_VERSION = 1
 OPTIONAL_FIELDS = ("deadline", "expires", "error", "actor")

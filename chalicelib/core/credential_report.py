@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chalicelib.model import ROOT_USER, ReportRow
+from chalicelib.core.model import ROOT_USER, ReportRow
 
 REQUIRED_COLUMNS = ("user", "arn", "user_creation_time", "password_enabled", "mfa_active")
 _ABSENT = frozenset({"n/a", "no_information", "not_supported", ""})

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -39,15 +38,16 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from chalicelib import messages, observability, service
-from chalicelib.config import Settings
-from chalicelib.iam_gateway import error_text
-from chalicelib.parameters import ParameterStore, ParameterUnavailableError
+from chalicelib import observability
+from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
+from chalicelib.adapters.parameters import ParameterStore, ParameterUnavailableError
+from chalicelib.core import messages
+from chalicelib.core.config import Settings
+from chalicelib.core.model import RunResult
 
 logger = observability.logger
 
 FAILURE_METRIC = "NotificationFailures"
-AWS_ERRORS = (ClientError, BotoCoreError)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _URL = re.compile(r"(?:https?://|hooks\.slack\.com/)\S+", re.IGNORECASE)
 
@@ -76,7 +76,7 @@ class Channel(Protocol):
 
     name: str
 
-    def send(self, result: service.RunResult) -> None:
+    def send(self, result: RunResult) -> None:
         """Deliver what this channel says about the run."""
 
 
@@ -91,7 +91,7 @@ class FanOutNotifier:
     def __init__(self, channels: Sequence[Channel]) -> None:
         self.channels = tuple(channels)
 
-    def publish(self, result: service.RunResult) -> None:
+    def publish(self, result: RunResult) -> None:
         """Try each channel; log and count the ones that fail."""
         for channel in self.channels:
             try:
@@ -133,7 +133,7 @@ class SnsNotifier:
         self._client = client
         self._topic_arn = topic_arn
 
-    def send(self, result: service.RunResult) -> None:
+    def send(self, result: RunResult) -> None:
         """Publish every transition; stop at the first batch the service refuses outright."""
         entries = messages.sns_entries(result, fifo=self._topic_arn.endswith(".fifo"))
         undelivered, problem = 0, ""
@@ -352,7 +352,7 @@ class SlackNotifier:
             return cls(None, problem=problem, clock=clock)
         return cls(webhook_client(url, policy or SlackRetryPolicy()), clock=clock)
 
-    def send(self, result: service.RunResult) -> None:
+    def send(self, result: RunResult) -> None:
         """Post this run's messages in order; stop at the first one Slack does not take."""
         now = messages.decided_at(result) or self._clock()
         payloads = messages.slack_payloads(result, now)
@@ -387,8 +387,8 @@ def build(
     *,
     slack_policy: SlackRetryPolicy | None = None,
     clock: Callable[[], datetime] = _utcnow,
-) -> service.Notifier:
-    """The notifier for these settings: SNS and/or Slack behind one fan-out; none configured: log only.
+) -> FanOutNotifier:
+    """The notifier for these settings: SNS and/or Slack behind one fan-out; none configured: no channel, log only.
 
     `client` is bootstrap's cached client factory, so an SNS client exists only when a topic is set.
     """
@@ -399,6 +399,4 @@ def build(
         channels.append(
             SlackNotifier.from_parameter(parameters, settings.slack_webhook_parameter, policy=slack_policy, clock=clock)
         )
-    if not channels:
-        return service.NullNotifier()
     return FanOutNotifier(channels)

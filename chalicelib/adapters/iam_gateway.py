@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib import observability
-from chalicelib.model import QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
+from chalicelib.adapters.aws_errors import error_text
+from chalicelib.core.model import QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -322,14 +323,6 @@ class IamGateway:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def error_text(exc: BaseException) -> str:
-    """A short, secret-free description of an AWS failure for findings and logs."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True)

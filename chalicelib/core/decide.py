@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib import events
-from chalicelib.credential_report import CredentialReport, RowError
-from chalicelib.exemptions import EXPIRING_WINDOW, Exemptions
-from chalicelib.model import (
+from chalicelib.core import events
+from chalicelib.core.credential_report import CredentialReport, RowError
+from chalicelib.core.exemptions import EXPIRING_WINDOW, Exemptions
+from chalicelib.core.model import (
     QUARANTINE_GROUP,
     ROOT_USER,
     Action,

@@ -15,6 +15,7 @@ REASON_TAG = "mfa-enforcer:reason"
 QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 ROOT_USER = "<root_account>"
+MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
 class Mode(enum.StrEnum):
@@ -205,6 +206,48 @@ class Plan:
     def writes(self) -> tuple[Write, ...]:
         """The candidates that would change IAM (none in report mode)."""
         return tuple(c for c in self.candidates if c.action.is_write)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one invocation concluded and did; returned by the Lambda as a JSON summary."""
+
+    trigger: Trigger
+    mode: Mode
+    findings: tuple[Finding, ...]
+    users_scanned: int = 0
+    writes: int = 0
+    left_for_next_run: int = 0
+    duration_ms: int = 0
+    account_id: str | None = None
+
+    @property
+    def transitions(self) -> tuple[Finding, ...]:
+        """The findings that are news: only these are alerted on."""
+        return tuple(f for f in self.findings if f.transition)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per type."""
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.type.value] = counts.get(finding.type.value, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def summary(self) -> dict[str, object]:
+        """JSON-able summary: counts for everything, every transition, and the first findings in detail."""
+        return {
+            "trigger": self.trigger.value,
+            "mode": self.mode.value,
+            "account_id": self.account_id,
+            "users_scanned": self.users_scanned,
+            "writes": self.writes,
+            "left_for_next_run": self.left_for_next_run,
+            "duration_ms": self.duration_ms,
+            "counts": self.counts(),
+            "transitions": [f.as_dict() for f in self.transitions],
+            "findings": [f.as_dict() for f in self.findings[:MAX_FINDINGS_IN_SUMMARY]],
+            "findings_omitted": max(0, len(self.findings) - MAX_FINDINGS_IN_SUMMARY),
+        }
 
 
 def iso(value: datetime) -> str:

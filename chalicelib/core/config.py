@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.model import Mode
+from chalicelib.core.model import Mode
 
 MODE = "MFA_ENFORCER_MODE"
 QUARANTINE_POLICY_ARN = "MFA_ENFORCER_QUARANTINE_POLICY_ARN"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
-from chalicelib.iam_gateway import error_text
+from chalicelib.adapters.aws_errors import error_text
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
