@@ -29,10 +29,21 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core import decide
-from chalicelib.core.model import SEVERITY, Action, Finding, FindingType, Mode, RunResult, Severity, Trigger, iso
+from chalicelib.core.model import (
+    EVENT_FIELDS,
+    SEVERITY,
+    Action,
+    Finding,
+    FindingType,
+    Mode,
+    RunResult,
+    Severity,
+    Trigger,
+    iso,
+)
 
 SCHEMA_VERSION = 1
-OPTIONAL_FIELDS = ("deadline", "expires", "error", "actor")
+OPTIONAL_FIELDS = ("deadline", "expires", *EVENT_FIELDS)
 
 SNS_BATCH_ENTRIES = 10
 SNS_BATCH_BYTES = 262_144
@@ -51,7 +62,7 @@ NAME_CHARS = 128
 REASON_CHARS = 600
 
 REALTIME_TRIGGERS = frozenset({Trigger.ON_CONSOLE_LOGIN, Trigger.ON_IAM_CHANGE})
-WOULD_ACTIONS = frozenset({Action.WOULD_QUARANTINE, Action.WOULD_RELEASE, Action.WOULD_REATTACH})
+WOULD_ACTIONS = frozenset({Action.WOULD_QUARANTINE, Action.WOULD_RELEASE, Action.WOULD_REATTACH, Action.WOULD_RESTORE})
 SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 _CONSOLE = {
@@ -309,6 +320,36 @@ WORDS: dict[FindingType, _Words] = {
         "Next step",
         "Nothing: the next scan continues where this one stopped.",
     ),
+    FindingType.QUARANTINE_POLICY_TAMPERED: _Words(
+        ":rotating_light:",
+        "Quarantine policy changed: quarantines may be hollow",
+        "Next step",
+        "Find out who changed the policy and why; in enforce mode the bot restores the shipped document.",
+    ),
+    FindingType.EXEMPTED: _Words(
+        ":white_check_mark:",
+        "Console user without MFA is exempt",
+        "Next step",
+        "Check that the exemption is meant to cover this user; it is reported once.",
+    ),
+    FindingType.ROOT_CREDENTIALS_ABSENT: _Words(
+        ":white_check_mark:",
+        "Root user has no credentials (centrally managed root)",
+        "Next step",
+        "Nothing: there is no root password, access key or certificate to protect.",
+    ),
+    FindingType.IDENTITY_CENTER_USER_WITHOUT_MFA: _Words(
+        ":rotating_light:",
+        "Identity Center sign-in with a password alone",
+        "Next step",
+        "Require MFA in IAM Identity Center (Settings, Authentication) and have the user register a device.",
+    ),
+    FindingType.OWNER_UNREACHABLE: _Words(
+        ":mailbox_with_no_mail:",
+        "The user could not be told",
+        "Next step",
+        "Tag the user with a contact (an e-mail address or a Slack member id), or tell them by hand.",
+    ),
 }
 
 ACTION_TEXT: dict[Action, str] = {
@@ -318,6 +359,8 @@ ACTION_TEXT: dict[Action, str] = {
     Action.WOULD_QUARANTINE: "Nothing (report mode). In enforce mode it would attach the quarantine policy.",
     Action.WOULD_RELEASE: "Nothing (report mode). In enforce mode it would remove the quarantine policy.",
     Action.WOULD_REATTACH: "Nothing (report mode). In enforce mode it would re-attach the quarantine policy.",
+    Action.RESTORE: "Restored the quarantine policy to the shipped document.",
+    Action.WOULD_RESTORE: "Nothing (report mode). In enforce mode it would restore the quarantine policy.",
     Action.NONE: "Nothing: this is reported only.",
 }
 _FAILED_TEXT = "Tried and failed; IAM is unchanged for this user. The next scan tries again."

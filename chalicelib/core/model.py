@@ -15,6 +15,8 @@ REASON_TAG = "mfa-enforcer:reason"
 QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 ROOT_USER = "<root_account>"
+# Optional text a finding carries when it has it: what failed, who did it, and what the triggering event said.
+EVENT_FIELDS = ("error", "actor", "source_ip", "user_agent", "mfa_serial")
 MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
@@ -55,6 +57,11 @@ class FindingType(enum.StrEnum):
     REPORT_ROW_ERROR = "report-row-error"
     SCAN_ERROR = "scan-error"
     SCAN_INCOMPLETE = "scan-incomplete"
+    QUARANTINE_POLICY_TAMPERED = "quarantine-policy-tampered"
+    EXEMPTED = "exempted"
+    ROOT_CREDENTIALS_ABSENT = "root-credentials-absent"
+    IDENTITY_CENTER_USER_WITHOUT_MFA = "identity-center-user-without-mfa"
+    OWNER_UNREACHABLE = "owner-unreachable"
 
 
 SEVERITY: dict[FindingType, Severity] = {
@@ -75,6 +82,11 @@ SEVERITY: dict[FindingType, Severity] = {
     FindingType.REPORT_ROW_ERROR: Severity.MEDIUM,
     FindingType.SCAN_ERROR: Severity.CRITICAL,
     FindingType.SCAN_INCOMPLETE: Severity.MEDIUM,
+    FindingType.QUARANTINE_POLICY_TAMPERED: Severity.CRITICAL,
+    FindingType.EXEMPTED: Severity.MEDIUM,  # high when only a `path` entry matches (Finding.severity_override)
+    FindingType.ROOT_CREDENTIALS_ABSENT: Severity.INFO,
+    FindingType.IDENTITY_CENTER_USER_WITHOUT_MFA: Severity.HIGH,
+    FindingType.OWNER_UNREACHABLE: Severity.LOW,
 }
 
 
@@ -88,11 +100,13 @@ class Action(enum.StrEnum):
     WOULD_QUARANTINE = "would-quarantine"
     WOULD_RELEASE = "would-release"
     WOULD_REATTACH = "would-reattach"
+    RESTORE = "restore"
+    WOULD_RESTORE = "would-restore"
 
     @property
     def is_write(self) -> bool:
         """True for the actions that change IAM; the `would-*` twins never do."""
-        return self in (Action.QUARANTINE, Action.RELEASE, Action.REATTACH)
+        return self in (Action.QUARANTINE, Action.RELEASE, Action.REATTACH, Action.RESTORE)
 
 
 class Trigger(enum.StrEnum):
@@ -150,11 +164,15 @@ class Finding:
     expires: datetime | None = None
     error: str | None = None
     actor: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    mfa_serial: str | None = None
+    severity_override: Severity | None = None
 
     @property
     def severity(self) -> Severity:
-        """Severity is a property of the type, so the catalogue in SEVERITY is the single source."""
-        return SEVERITY[self.type]
+        """The catalogue's severity for the type (SEVERITY), unless the decision raised it for this one finding."""
+        return self.severity_override or SEVERITY[self.type]
 
     def with_changes(self, **changes: object) -> Finding:
         """A copy with some fields replaced (frozen dataclasses cannot be edited in place)."""
@@ -177,10 +195,10 @@ class Finding:
             value = getattr(self, key)
             if value is not None:
                 out[key] = iso(value)
-        if self.error is not None:
-            out["error"] = self.error
-        if self.actor is not None:
-            out["actor"] = self.actor
+        for key in EVENT_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
         return out
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core import messages
-from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Trigger
+from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Severity, Trigger
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 FIRST_RUN_OF_DAY = datetime(2026, 11, 23, 0, 20, tzinfo=UTC)
@@ -412,3 +412,27 @@ def assert_within_limits(payload: dict[str, Any]) -> None:
         if block["type"] == "context":
             assert len(block["elements"]) <= 10
             assert all(len(e["text"]) <= 3_000 for e in block["elements"])
+
+
+def test_sns_body_carries_what_the_triggering_event_said() -> None:
+    found = finding(
+        FindingType.RELEASED,
+        action=Action.RELEASE,
+        source_ip="198.51.100.7",
+        user_agent="Mozilla/5.0",
+        mfa_serial="arn:aws:iam::123456789012:mfa/alice",
+    )
+    body = messages.sns_message(found, account_id=ACCOUNT, mode="enforce")
+    assert (body["source_ip"], body["user_agent"], body["mfa_serial"]) == (
+        "198.51.100.7",
+        "Mozilla/5.0",
+        "arn:aws:iam::123456789012:mfa/alice",
+    )
+    assert "source_ip" not in messages.sns_message(finding(), account_id=ACCOUNT, mode="enforce")
+
+
+def test_a_decision_can_raise_one_findings_severity_above_its_type() -> None:
+    plain = finding(FindingType.EXEMPTED, action=Action.NONE)
+    raised = plain.with_changes(severity_override=Severity.HIGH)
+    assert (plain.severity, raised.severity) == (Severity.MEDIUM, Severity.HIGH)
+    assert messages.sns_attributes(raised)["severity"]["StringValue"] == "high"
