@@ -5,10 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck format check clean report-screenshot reliability-table reliability-deep bench
+.PHONY: help install demo test lint typecheck docs format check clean report-screenshot reliability-table reliability-deep bench
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+		'{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > width) width = length($$1) } \
+		 END { for (i = 1; i <= NR; i++) printf "  %-" width "s  %s\n", name[i], text[i] }'
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP) ## create .venv with runtime + dev dependencies
 
-demo: install ## run the bot's scan on a seeded moto account (report, enforce, enforce again)
+demo: install ## the bot on a simulated AWS account: every path, and what SNS and Slack received
 	$(BIN)/python -m tests.support.demo
 
 lint: install ## ruff lint + format check
@@ -28,11 +30,14 @@ lint: install ## ruff lint + format check
 typecheck: install ## mypy --strict on app.py and chalicelib (config in pyproject.toml)
 	$(BIN)/mypy
 
+docs: install ## build the documentation site into site/ (mkdocs --strict: a broken link fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 format: install ## apply ruff formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint typecheck ## lint, type-check, then the whole test suite
+test: lint typecheck docs ## lint, type-check, build the docs, then the whole test suite
 	$(BIN)/pytest
 
 check: test ## everything CI runs
@@ -59,5 +64,7 @@ $(BENCH_STAMP): bench/requirements.txt
 bench: install $(BENCH_STAMP) ## mfa-enforcer vs Cloud Custodian on a seeded moto server (~8 min): bench/results/
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-clean: ## remove the virtualenvs and caches
-	rm -rf $(VENV) $(BENCH_VENV) bench/results/tmp .pytest_cache .ruff_cache .hypothesis
+clean: ## remove what the build made: venvs, caches, site/, build/, dist/, egg-info, node_modules, bench tmp
+	rm -rf $(VENV) $(BENCH_VENV) bench/results/tmp .pytest_cache .ruff_cache .mypy_cache .hypothesis \
+		site build dist *.egg-info tests/policy_sim/node_modules
+	find . -name __pycache__ -type d -not -path './.git/*' -prune -exec rm -rf {} +

@@ -1,6 +1,6 @@
 """Seed a moto account with N users in a fixed, realistic mix, and say who must end up quarantined.
 
-The mix (issue 7): 60 % console password + MFA, 25 % console password without MFA, 15 % access-key
+The mix: 60 % console password + MFA, 25 % console password without MFA, 15 % access-key
 only; 80 % of users older than the 24 h grace period; a handful of no-MFA users exempt by user
 name, by path and by group (the SSM exemptions document). The quarantine policy and its fallback
 group are created as deployed. With `violators=K` the no-MFA users are arranged so that exactly K

@@ -36,7 +36,7 @@ def _settings() -> Any:
         raise
 
 
-# --- Real-time paths (issue 3) -------------------------------------------------------------------
+# --- Real-time paths: on_console_login and on_iam_change -----------------------------------------
 
 
 class LenientCloudWatchEvent(CloudWatchEvent):

@@ -201,7 +201,7 @@ class IamGateway:
             raise RuntimeError("no quarantine policy ARN configured")
         return self._policy_arn
 
-    # --- Per-user reads and the restore write of the real-time paths (issue 3) ---------------
+    # --- Per-user reads and the restore write of the real-time paths ---------------------------
 
     def user_record(self, user: str) -> UserRecord:
         """GetUser: the ARN (with path), the creation time and the bot's quarantine tag, in one call.

@@ -17,7 +17,7 @@ wrote in between, and to repair it:
 Every writer repairs what it overwrote, by replaying the others' changes rather than trusting any
 one document, so two or three admins racing each other all keep their entries. A change that cannot
 be combined with a concurrent one (both admins exempting the same user differently) is not applied:
-the others' document is put back and the admin is told. Limits, documented in the README: between
+the others' document is put back and the admin is told. Limits, documented in docs/exemptions.md: between
 an overwrite and its repair (one round trip) the stored document lacks the other change, and a
 Lambda that reads it then may cache it for up to five minutes; edits made by hand in the console
 are replayed like any other, but the console does not repair what it overwrites; after

@@ -1,6 +1,6 @@
 """Deploy-time settings, read once from the environment into one frozen value.
 
-This is the only module that names the environment variables, so the README table, the
+This is the only module that names the environment variables, so the docs/configuration.md table, the
 Chalice config and the code cannot drift apart without a test noticing.
 """
 

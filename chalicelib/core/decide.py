@@ -288,8 +288,8 @@ class _Maker:
 
 
 # --- Real-time paths: on_console_login and on_iam_change -----------------------------------------
-# Appended for issue 3; nothing above this line changed except the imports. The events come from
-# chalicelib.events (parsed liberally); what they call for is decided here, strictly.
+# The events come from chalicelib.core.events (parsed liberally); what they call for is decided here,
+# strictly, with the same table as the scan.
 
 
 class Skip(enum.StrEnum):

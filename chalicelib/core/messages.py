@@ -77,7 +77,7 @@ _MFA_PATH = "/iam/home#/security_credentials"
 
 
 def sns_message(finding: Finding, *, account_id: str | None, mode: str) -> dict[str, object]:
-    """The SNS body for one finding: the public, versioned schema (README: "SNS messages")."""
+    """The SNS body for one finding: the public, versioned schema (docs/notifications.md, "SNS message schema")."""
     data = finding.as_dict()
     body: dict[str, object] = {
         "version": SCHEMA_VERSION,

@@ -1,6 +1,6 @@
 """`chalice package` with the merge template, for both stages, offline, and cfn-lint on what it makes.
 
-This is the template `aws cloudformation deploy` gets (README, "Deploy"), so the checks are on
+This is the template `aws cloudformation deploy` gets (docs/deploy.md), so the checks are on
 Chalice's real output: it packages without AWS credentials (only a region), cfn-lint finds
 nothing in it or in the sign-in forwarder, every resource the merge template touches exists
 with a type, the three functions get the bot's settings and the three roles the bot's policy.

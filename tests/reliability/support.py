@@ -30,7 +30,7 @@ LAMBDA_TIMEOUT_MS = 900_000  # scheduled_scan's lambda_timeout in .chalice/confi
 
 
 def reliability(kind: str, expected: str) -> pytest.MarkDecorator:
-    """Label a test with the fault or bad-input class it tries, for the README's Reliability table."""
+    """Label a test with the fault or bad-input class it tries, for the table in docs/reliability.md."""
     return pytest.mark.reliability(kind=kind, expected=expected)
 
 

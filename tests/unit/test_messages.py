@@ -249,6 +249,8 @@ def test_realtime_message_says_who_what_did_when_and_how_to_be_released() -> Non
     assert did["text"]["text"].startswith("*What the bot did*\nAttached the quarantine policy")
     assert release["text"]["text"].startswith("*To be released*\nSign in to the console")
     assert "<https://console.aws.amazon.com/iam/home#/security_credentials|" in release["text"]["text"]
+    # A console session opened without MFA stays without MFA: the user must sign in again.
+    assert release["text"]["text"].endswith("then sign in again with MFA.")
     assert "detected by on_console_login" in context["elements"][0]["text"]
     assert payload["text"] == f"Quarantined: console access without MFA — `alice` in account {ACCOUNT}"
     assert payload["unfurl_links"] is False

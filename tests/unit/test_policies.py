@@ -119,7 +119,7 @@ def sid_at(text: str, line: int) -> str:
 
 
 def findings(document: dict[str, Any]) -> set[tuple[str, str]]:
-    """(issue, where) for every parliament finding, community auditors included."""
+    """(parliament finding id, where) for every parliament finding, community auditors included."""
     text = json.dumps(document, indent=2)
     policy = parliament.analyze_policy_string(text, include_community_auditors=True)
     out = set()
@@ -142,7 +142,7 @@ def test_parliament_reports_nothing_but_accepted_findings(label: str) -> None:
     unexpected = {f for f in found if (kind, *f) not in ACCEPTED}
     assert not unexpected, f"parliament on {label}: {sorted(unexpected)}"
     if label.startswith((".chalice/", "policies/")):
-        stale = {(issue, where) for (k, issue, where) in ACCEPTED if k == kind} - found
+        stale = {(code, where) for (k, code, where) in ACCEPTED if k == kind} - found
         assert not stale, f"accepted findings that no longer occur in {label}: drop them from ACCEPTED: {sorted(stale)}"
 
 
@@ -190,7 +190,7 @@ def test_role_grants_exactly_what_the_code_declares(stage: str) -> None:
 
 
 def test_stages_grant_the_same() -> None:
-    """The account is not in the files (see README, 'Required permissions'), so dev and prod are one policy."""
+    """The account is not in the files (see docs/security.md, 'The execution role'), so dev and prod are one policy."""
     dev, prod = (docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES)
     assert dev == prod
 
