@@ -28,6 +28,7 @@ from chalicelib.adapters.iam_gateway import (
 )
 from chalicelib.adapters.parameters import ParameterStore, ParameterUnavailableError
 from chalicelib.core import credential_report, decide, events, exemptions
+from chalicelib.core import root as root_account
 from chalicelib.core.config import Settings
 from chalicelib.core.model import Action, Finding, FindingType, Plan, RunResult, Trigger, Write
 
@@ -104,7 +105,9 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         logger.info("credential report", extra={"generated": body.generated.isoformat(), "rows": len(report.rows)})
 
     document, members, problem = load_exemptions(ports, fresh=True)
-    plan = decide.scan(report, document, members, snapshot.users, now, policy_for(settings))
+    plan = decide.scan(
+        report, document, members, snapshot.users, now, policy_for(settings), root_summary=read_root(ports)
+    )
     findings = list(plan.findings)
     if problem is not None:
         findings.insert(0, decide.config_error(problem, now, Trigger.SCHEDULED_SCAN))
@@ -120,6 +123,17 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         account_id=settings.account_id or _account_of(report),
     )
     return _finish(ports, result, started)
+
+
+def read_root(ports: Ports) -> root_account.Summary:
+    """What root holds now (GetAccountSummary, one call per scan); a failure leaves root to the report alone."""
+    try:
+        return root_account.from_summary_map(ports.iam.account_summary())
+    except AWS_ERRORS as exc:
+        logger.warning(
+            "GetAccountSummary failed; root judged from the credential report", extra={"error": error_text(exc)}
+        )
+        return root_account.unavailable(error_text(exc))
 
 
 def load_exemptions(

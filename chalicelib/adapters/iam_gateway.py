@@ -96,6 +96,7 @@ class IamGateway:
         "iam:GenerateCredentialReport",
         "iam:GetCredentialReport",
         "iam:ListEntitiesForPolicy",
+        "iam:GetAccountSummary",
         "iam:GetGroup",
         "iam:ListMFADevices",
         "iam:TagUser",
@@ -158,6 +159,10 @@ class IamGateway:
             groups.update(g["GroupName"] for g in page.get("PolicyGroups", []))
         via_group = self.group_members(QUARANTINE_GROUP) if QUARANTINE_GROUP in groups else frozenset()
         return QuarantineSnapshot(direct=frozenset(users), via_group=via_group)
+
+    def account_summary(self) -> dict[str, int]:
+        """GetAccountSummary's SummaryMap: once per scan, for what root holds right now (core/root.py)."""
+        return {str(key): value for key, value in self._iam.get_account_summary()["SummaryMap"].items()}
 
     def group_members(self, group: str) -> frozenset[str]:
         """Members of one group (GetGroup, paginated)."""

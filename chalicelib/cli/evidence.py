@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.adapters.iam_gateway import QuarantineSnapshot
+from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport
 from chalicelib.core.exemptions import Exemption, Exemptions
 from chalicelib.core.model import QUARANTINED_AT_TAG, ReportRow, iso
@@ -96,25 +97,66 @@ class UserEvidence:
 
 @dataclass(frozen=True)
 class RootEvidence:
-    """The `<root_account>` row; None fields when the report had no root row (moto, or no access)."""
+    """What root holds, as the Lambda judges it (core/root.py); None fields when unknown.
+
+    `present` is False when the report had no root row (moto, or no access). `source` says whether
+    the live GetAccountSummary or the credential report decided, and `note` why it was the report.
+    """
 
     present: bool
     mfa: bool | None = None
     access_keys: bool | None = None
+    password: bool | None = None
+    certificates: bool | None = None
+    source: str | None = None
+    note: str | None = None
+
+    @property
+    def credentials_absent(self) -> bool:
+        """No password, no access keys, no signing certificates: a centrally managed root."""
+        return self.present and self.password is False and self.access_keys is False and self.certificates is False
 
     @property
     def label(self) -> str:
         """One line an auditor can read."""
         if not self.present:
             return "unknown: the credential report has no <root_account> row"
-        parts = ["MFA enabled" if self.mfa else "NO MFA"]
-        parts.append("active access keys" if self.access_keys else "no access keys")
-        return ", ".join(parts)
+        if self.credentials_absent:
+            return "no credentials: no password, access keys or signing certificates (centrally managed root)"
+        parts = []
+        if self.password is not None:
+            parts.append("console password" if self.password else "no console password")
+        parts.append("MFA enabled" if self.mfa else "NO MFA")
+        keys = "access keys" if self.source == root_account.Source.ACCOUNT_SUMMARY else "active access keys"
+        parts.append(keys if self.access_keys else "no access keys")
+        if self.certificates:
+            parts.append("signing certificates")
+        return ", ".join(parts) + (f" ({self.note})" if self.note else "")
 
     @property
     def ok(self) -> bool | None:
-        """True when root has MFA and no access keys; None when unknown."""
-        return None if not self.present else bool(self.mfa) and not self.access_keys
+        """True when root has no credentials, or has MFA and no access keys; None when unknown."""
+        if not self.present:
+            return None
+        if self.credentials_absent:
+            return True
+        return (bool(self.mfa) or self.password is False) and not self.access_keys and not self.certificates
+
+    @classmethod
+    def of(cls, row: ReportRow | None, summary: root_account.Summary | None) -> RootEvidence:
+        """The evidence for the report's root row under the same rule the Lambda decides by."""
+        if row is None:
+            return cls(present=False)
+        held = root_account.state(row, summary)
+        return cls(
+            present=True,
+            mfa=held.mfa,
+            access_keys=held.access_keys,
+            password=held.password,
+            certificates=held.certificates,
+            source=held.source.value,
+            note=held.note,
+        )
 
 
 @dataclass(frozen=True)
@@ -215,6 +257,7 @@ def assemble(
     exemptions_parameter: str,
     exemptions_version: int | None,
     warnings: Iterable[str] = (),
+    root_summary: root_account.Summary | None = None,
 ) -> AuditReport:
     """Build the evidence for every console user in the report.
 
@@ -248,12 +291,7 @@ def assemble(
                 exemption=exemption_for(row, document, groups_of.get(row.user, ()), now),
             )
         )
-    root_row = report.root
-    root = (
-        RootEvidence(present=True, mfa=root_row.mfa_active, access_keys=root_row.access_key_active)
-        if root_row is not None
-        else RootEvidence(present=False)
-    )
+    root = RootEvidence.of(report.root, root_summary)
     return AuditReport(
         account_id=account_id,
         generated_at=now,

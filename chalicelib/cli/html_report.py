@@ -140,6 +140,8 @@ def _cards(report: AuditReport) -> str:
     exposed = summary.by_standing.get(Standing.EXPOSED, 0)
     root_state = {None: "unknown", True: "good", False: "bad"}[report.root.ok]
     root_value = {None: "Unknown", True: "Protected", False: "At risk"}[report.root.ok]
+    if report.root.credentials_absent:
+        root_value = "No credentials"
     return (
         '<div class="cards">'
         + _card("Console users", summary.console_users, sub=f"{summary.with_mfa} with MFA")

@@ -21,6 +21,7 @@ from chalicelib.cli.errors import CliError
 from chalicelib.cli.exemptions_store import ExemptionsStore
 from chalicelib.cli.session import Aws
 from chalicelib.core import credential_report, exemptions
+from chalicelib.core import root as root_account
 from chalicelib.core.config import Settings
 from chalicelib.core.model import ReportRow
 
@@ -74,6 +75,16 @@ def _exemptions(
     return document, members, version
 
 
+def _root_summary(gateway: IamGateway, warnings: list[str]) -> root_account.Summary:
+    """GetAccountSummary, as the scan reads it; a refusal leaves root to the credential report (and says so)."""
+    try:
+        return root_account.from_summary_map(gateway.account_summary())
+    except ClientError as exc:
+        summary = root_account.unavailable(str(exc.response.get("Error", {}).get("Code", "error")))
+        warnings.append(f"root: {summary.problem}; judged from the credential report alone")
+        return summary
+
+
 def gather(aws: Aws, settings: Settings, *, now: datetime | None = None) -> evidence.AuditReport:
     """Read everything the report shows; problems that do not stop it become warnings in the report."""
     now = now or datetime.now(UTC)
@@ -95,6 +106,7 @@ def gather(aws: Aws, settings: Settings, *, now: datetime | None = None) -> evid
         warnings.append("no quarantine policy ARN given: quarantine status is read from the bot's tag only")
     tags = _tags(iam, [r.user for r in console] if snapshot is None else sorted(snapshot.users))
     document, members, version = _exemptions(aws, gateway, settings.exemptions_parameter, warnings)
+    root_summary = _root_summary(gateway, warnings) if report.root is not None else None
 
     return evidence.assemble(
         account_id=account_id,
@@ -109,6 +121,7 @@ def gather(aws: Aws, settings: Settings, *, now: datetime | None = None) -> evid
         exemptions_parameter=settings.exemptions_parameter,
         exemptions_version=version,
         warnings=warnings,
+        root_summary=root_summary,
     )
 
 

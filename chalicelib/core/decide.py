@@ -12,6 +12,7 @@ The table, for one user at time `now`:
 | MFA active (or now exempt), quarantined | -       | -         | release                 | released           |
 | no console password, access key, no MFA | -       | -         | none                    | api-user-without-mfa |
 | root without MFA / with access keys     | -       | -         | none (never a target)   | root-*, critical   |
+| root: no password, keys or certificates | -       | -         | none                    | root-credentials-absent |
 
 A user who is already quarantined and still lacks MFA stays quarantined (`still-quarantined`,
 no alert) even if a password change restarted their grace clock: only MFA or an exemption
@@ -26,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.core import events
+from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport, RowError
 from chalicelib.core.exemptions import EXPIRING_WINDOW, Exemptions
 from chalicelib.core.model import (
@@ -160,8 +162,13 @@ def scan(
     quarantined: frozenset[str],
     now: datetime,
     policy: Policy,
+    *,
+    root_summary: root_account.Summary | None = None,
 ) -> Plan:
-    """Decide for a whole credential report: findings for every row, writes for those that change."""
+    """Decide for a whole credential report: findings for every row, writes for those that change.
+
+    `root_summary` is what GetAccountSummary said about root this run (see core/root.py).
+    """
     groups_of: dict[str, set[str]] = {}
     for group, members in group_members.items():
         for member in members:
@@ -172,7 +179,7 @@ def scan(
     daily = daily_due(now, policy.interval)
     for row in report.rows:
         if row.is_root:
-            findings.extend(root(row, now, Trigger.SCHEDULED_SCAN, transition=daily))
+            findings.extend(root(row, now, Trigger.SCHEDULED_SCAN, transition=daily, summary=root_summary))
             continue
         facts = UserFacts.from_row(row, quarantined=row.user in quarantined, groups=groups_of.get(row.user, ()))
         found, write = evaluate(facts, exemptions, now, policy, Trigger.SCHEDULED_SCAN)
@@ -185,19 +192,43 @@ def scan(
     return Plan(findings=tuple(findings), candidates=tuple(candidates))
 
 
-def root(row: ReportRow, now: datetime, trigger: Trigger, *, transition: bool) -> tuple[Finding, ...]:
-    """Root is reported, never a write target: it cannot be quarantined by an IAM policy."""
-    make = _Maker(UserFacts(row.user, row.arn, True, row.mfa_active, row.access_key_active, None, False), now, trigger)
-    found = []
-    if not row.mfa_active:
-        found.append(
-            make(FindingType.ROOT_WITHOUT_MFA, Action.NONE, "the root user has no MFA device", transition=transition)
+def root(
+    row: ReportRow,
+    now: datetime,
+    trigger: Trigger,
+    *,
+    transition: bool,
+    summary: root_account.Summary | None = None,
+) -> tuple[Finding, ...]:
+    """Root is reported, never a write target: it cannot be quarantined by an IAM policy.
+
+    A root with no password, no access keys and no signing certificates (a centrally managed
+    root) is `root-credentials-absent`: information, never a transition, so never an alert. A
+    root that has (or cannot be shown not to have) a password and no MFA is `root-without-mfa`;
+    access keys are `root-access-keys`. Which source is believed is core/root.py's rule; when the
+    report alone decided, the reason says why.
+    """
+    held = root_account.state(row, summary)
+    make = _Maker(UserFacts(row.user, row.arn, True, held.mfa, held.access_keys, None, False), now, trigger)
+    if held.credentials_absent:
+        why = (
+            "the root user has no password, no access keys and no signing certificates "
+            "(centrally managed root): there is nothing MFA could protect"
         )
-    if row.access_key_active:
+        return (make(FindingType.ROOT_CREDENTIALS_ABSENT, Action.NONE, why, transition=False),)
+    note = f" ({held.note})" if held.note else ""
+    found = []
+    if held.needs_mfa:
+        why = (
+            "the root user has a console password and no MFA device"
+            if held.password
+            else "the root user has no MFA device"
+        )
+        found.append(make(FindingType.ROOT_WITHOUT_MFA, Action.NONE, why + note, transition=transition))
+    if held.access_keys:
+        keys = "access keys" if held.source is root_account.Source.ACCOUNT_SUMMARY else "active access keys"
         found.append(
-            make(
-                FindingType.ROOT_ACCESS_KEYS, Action.NONE, "the root user has active access keys", transition=transition
-            )
+            make(FindingType.ROOT_ACCESS_KEYS, Action.NONE, f"the root user has {keys}{note}", transition=transition)
         )
     return tuple(found)
 

@@ -641,8 +641,13 @@ def test_report_json_includes_the_root_account(
         "present": True,
         "mfa": False,
         "access_keys": True,
-        "status": "NO MFA, active access keys",
-    }
+        "password": None,
+        "signing_certificates": None,
+        "credentials_absent": False,
+        "source": "credential-report",
+        "status": "NO MFA, active access keys (GetAccountSummary has no usable AccountPasswordPresent, "
+        "so root was judged from the credential report alone)",
+    }  # moto's GetAccountSummary has no AccountPasswordPresent
     assert document["account_id"] == ms.ACCOUNT_ID
     assert document["summary"]["console_users"] == 4
     assert document["summary"]["mfa_coverage"] == 0.25

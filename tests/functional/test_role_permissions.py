@@ -85,7 +85,7 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
     action = ACTION_OF.get(operation, operation)
     service, name = action.split(":")
     context: dict[str, Any] = {}
-    if service == "iam" and name in ("GenerateCredentialReport", "GetCredentialReport"):
+    if service == "iam" and name in ("GenerateCredentialReport", "GetCredentialReport", "GetAccountSummary"):
         resource = "*"
     elif service == "iam" and name == "ListEntitiesForPolicy":
         resource = params["PolicyArn"]

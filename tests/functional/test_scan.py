@@ -105,6 +105,7 @@ def test_steady_state_calls_do_not_grow_with_users(
         "iam:GenerateCredentialReport": 1,
         "iam:GetCredentialReport": 1,
         "iam:ListEntitiesForPolicy": 1,
+        "iam:GetAccountSummary": 1,  # what root holds, live
         "iam:GetGroup": 2,  # the quarantine group's members + the one exempt group
         "ssm:GetParameter": 1,  # the scan always reads the latest document (no container cache)
     }

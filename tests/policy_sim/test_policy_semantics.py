@@ -242,6 +242,7 @@ ROLE_CASES = [
     ("leave another group", "iam:RemoveUserFromGroup", f"arn:aws:iam::{ACCOUNT}:group/Admins", {}, IMPLICITLY_DENIED),
     ("read mfa devices", "iam:ListMFADevices", user(OTHER), {}, ALLOWED),
     ("read the credential report", "iam:GetCredentialReport", "*", {}, ALLOWED),
+    ("read what root holds", "iam:GetAccountSummary", "*", {}, ALLOWED),
     ("create an access key", "iam:CreateAccessKey", user(OTHER), {}, IMPLICITLY_DENIED),
     ("write an inline policy", "iam:PutUserPolicy", user(OTHER), {}, IMPLICITLY_DENIED),
     ("reset a password", "iam:UpdateLoginProfile", user(OTHER), {}, IMPLICITLY_DENIED),

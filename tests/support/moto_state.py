@@ -201,3 +201,22 @@ def root_row(*, mfa: bool, access_key: bool = False) -> str:
         f"not_supported,not_supported,{str(mfa).lower()},{str(access_key).lower()},"
         f"{'2020-01-01T00:00:00+00:00' if access_key else 'N/A'},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A"
     )
+
+
+def account_summary(client: Any, **values: int | None) -> None:
+    """Answer GetAccountSummary with these SummaryMap values over moto's own, at the botocore layer.
+
+    moto's answer has no `AccountPasswordPresent` (AWS added it in 2024) and always says root has
+    no MFA, keys or certificates. The hook edits the parsed response after moto answered, so the
+    bot's adapter reads it exactly as it would read AWS's; a value of None removes the key.
+    """
+
+    def amend(parsed: dict[str, Any], **_: Any) -> None:
+        summary = parsed.setdefault("SummaryMap", {})
+        for key, value in values.items():
+            if value is None:
+                summary.pop(key, None)
+            else:
+                summary[key] = value
+
+    client.meta.events.register("after-call.iam.GetAccountSummary", amend)

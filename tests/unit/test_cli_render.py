@@ -17,6 +17,7 @@ from chalicelib.adapters.iam_gateway import QuarantineSnapshot
 from chalicelib.cli import evidence, exemptions_store, html_report, render
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.core import exemptions
+from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport
 from chalicelib.core.model import Action, Finding, FindingType, Mode, ReportRow, RunResult, Trigger
 from tests.conftest import NOW
@@ -66,6 +67,7 @@ def audit(
     tags: dict[str, dict[str, str]] | None = None,
     members: dict[str, frozenset[str]] | None = None,
     confirmed: frozenset[str] = frozenset(),
+    root_summary: root_account.Summary | None = None,
 ) -> evidence.AuditReport:
     return evidence.assemble(
         account_id=ACCOUNT,
@@ -79,6 +81,7 @@ def audit(
         group_members=members or {},
         exemptions_parameter="/mfa-enforcer/exemptions",
         exemptions_version=7,
+        root_summary=root_summary,
     )
 
 
@@ -204,10 +207,61 @@ def test_without_a_snapshot_the_tag_decides_quarantine() -> None:
 
 def test_root_row_is_evidence_of_its_own() -> None:
     report = audit([row("x", root=True, mfa=False), row("alice", mfa=True)])
-    assert report.root == evidence.RootEvidence(present=True, mfa=False, access_keys=False)
+    assert (report.root.present, report.root.mfa, report.root.access_keys) == (True, False, False)
+    assert report.root.source == "credential-report"
     assert report.root.ok is False
+    assert report.root.label.startswith("NO MFA, no access keys (GetAccountSummary was not read")
     assert [u.user for u in report.users] == ["alice"]
     assert audit([]).root.label.startswith("unknown")
+
+
+def test_a_centrally_managed_root_shows_as_without_credentials_on_every_output() -> None:
+    absent = root_account.from_summary_map(
+        {
+            "AccountPasswordPresent": 0,
+            "AccountMFAEnabled": 0,
+            "AccountAccessKeysPresent": 0,
+            "AccountSigningCertificatesPresent": 0,
+        }
+    )
+    report = audit([row("x", root=True, mfa=False)], root_summary=absent)
+    assert report.root.credentials_absent and report.root.ok is True
+    assert report.root.label.startswith("no credentials: no password, access keys or signing certificates")
+    assert json.loads(render.report_json(report))["root"]["credentials_absent"] is True
+    page = html_report.render(report)
+    assert "No credentials" in page and "centrally managed root" in page
+
+
+@pytest.mark.parametrize(
+    ("summary_map", "label", "ok"),
+    [
+        ({"AccountPasswordPresent": 1, "AccountMFAEnabled": 1, "AccountAccessKeysPresent": 0}, "NO MFA", False),
+        (
+            {
+                "AccountPasswordPresent": 1,
+                "AccountMFAEnabled": 1,
+                "AccountAccessKeysPresent": 1,
+                "AccountSigningCertificatesPresent": 0,
+            },
+            "console password, MFA enabled, access keys",
+            False,
+        ),
+        (
+            {
+                "AccountPasswordPresent": 1,
+                "AccountMFAEnabled": 1,
+                "AccountAccessKeysPresent": 0,
+                "AccountSigningCertificatesPresent": 0,
+            },
+            "console password, MFA enabled, no access keys",
+            True,
+        ),
+    ],
+)
+def test_the_root_card_says_which_state_holds(summary_map: dict[str, int], label: str, ok: bool) -> None:
+    report = audit([row("x", root=True, mfa=False)], root_summary=root_account.from_summary_map(summary_map))
+    assert report.root.label.startswith(label)
+    assert report.root.ok is ok
 
 
 def test_coverage_never_rounds_up_to_complete() -> None:
