@@ -98,9 +98,10 @@ class EventOutcome:
 
 
 def on_console_login(ports: service.Ports, raw: object, identity: CallerIdentity) -> EventOutcome:
-    """A console sign-in: act only on an IAM user of this account who signed in without MFA."""
+    """A console sign-in: act on an IAM user of this account who signed in without MFA; alert on an
+    Identity Center user who signed in with a password alone (there is nothing to quarantine)."""
     run = _Run(ports, identity, Trigger.ON_CONSOLE_LOGIN)
-    login = events.console_login(raw)
+    login = events.sign_in(raw)
     if isinstance(login, events.Invalid):
         return run.invalid(login.problem)
     run.event, run.event_id = login.event_name, _cut(login.envelope.event_id)
@@ -108,6 +109,8 @@ def on_console_login(ports: service.Ports, raw: object, identity: CallerIdentity
         account = identity.account()
     except (*AWS_ERRORS, ValueError) as exc:
         return run.failed("cannot tell which account the bot runs in", exc)
+    if isinstance(login, events.IdentityCenterSignIn):
+        return _identity_center(run, login, account)
     verdict = decide.triage_login(login, account)
     if isinstance(verdict, decide.Ignore):
         return run.ignored(verdict)
@@ -222,19 +225,39 @@ def _gather(run: _Run, user: str, *, stop_if_mfa: bool, grace: bool) -> _Gathere
     return _Gathered(facts, document, problem, groups)
 
 
+def _identity_center(run: _Run, sign_in: events.IdentityCenterSignIn, account: str) -> EventOutcome:
+    """A password-only Identity Center sign-in is an alert; no AWS call but the exemptions (usually cached)."""
+    verdict = decide.triage_identity_center(sign_in, account)
+    if isinstance(verdict, decide.Ignore):
+        return run.ignored(verdict)
+    run.user = verdict.user
+    document, problem = _document(run)
+    findings = [decide.identity_center(verdict, document, run.now, run.trigger)]
+    if problem is not None:
+        findings.insert(0, decide.config_error(problem, run.now, run.trigger))
+    return run.finish(findings, account=account)
+
+
+def _document(run: _Run) -> tuple[exemptions.Exemptions | None, str | None]:
+    """The admin's document, or None and why (the same fail-safe rule as the scan's service.load_exemptions)."""
+    name = run.ports.settings.exemptions_parameter
+    try:
+        return exemptions.loads(_exemptions_text(run.ports.parameters, name)), None
+    except exemptions.ExemptionsError as exc:
+        return None, f"{name} is invalid: {exc}"
+    except ParameterUnavailableError as exc:
+        return None, str(exc)
+
+
 def _exemptions(run: _Run, user: str) -> tuple[exemptions.Exemptions | None, frozenset[str] | None, str | None]:
     """The admin's document and, only when it has an active group entry, the user's groups.
 
     Same fail-safe rule as the scan (service.load_exemptions): any problem returns no document and
     says why, so nobody is quarantined on a document the bot cannot trust.
     """
-    name = run.ports.settings.exemptions_parameter
-    try:
-        document = exemptions.loads(_exemptions_text(run.ports.parameters, name))
-    except exemptions.ExemptionsError as exc:
-        return None, None, f"{name} is invalid: {exc}"
-    except ParameterUnavailableError as exc:
-        return None, None, str(exc)
+    document, problem = _document(run)
+    if document is None:
+        return None, None, problem
     if not any(e.selector == "group" and e.active(run.now) for e in document.entries):
         return document, None, None
     try:

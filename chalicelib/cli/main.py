@@ -66,6 +66,10 @@ def _selector_options(parser: argparse.ArgumentParser) -> None:
     chosen.add_argument("--user", help="an IAM user name")
     chosen.add_argument("--path", help="an IAM path prefix such as /service/ (covers every user under it)")
     chosen.add_argument("--group", help="an IAM group name (covers its members)")
+    chosen.add_argument(
+        "--identity-center-user",
+        help="an IAM Identity Center user name (covers only that person's Identity Center sign-ins)",
+    )
 
 
 def _scan(args: argparse.Namespace, connect: session.Connect) -> int:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.core import events
+from chalicelib.core import exemptions as exemptions_module
 from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport, RowError
 from chalicelib.core.exemptions import EXPIRING_WINDOW, Exemptions
@@ -344,6 +345,8 @@ class Skip(enum.StrEnum):
     OWN_CHANGE = "own-change"
     USER_NOT_FOUND = "user-not-found"
     HAS_MFA = "has-mfa"
+    MFA_ENROLLED = "mfa-enrolled"
+    NO_CREDENTIAL_TYPE = "no-credential-type"
 
 
 @dataclass(frozen=True)
@@ -576,6 +579,87 @@ def root_sign_in(event: RootSignIn, now: datetime, trigger: Trigger) -> Finding:
         detected_by=trigger,
         timestamp=now,
         transition=True,
+    )
+
+
+# --- Identity Center sign-ins (UserAuthentication), alert only ---------------------------------
+
+MAX_USER_AGENT = 256
+
+
+@dataclass(frozen=True)
+class PasswordOnly:
+    """An Identity Center user completed a sign-in with a password alone."""
+
+    user: str
+    portal: str | None
+    source_ip: str | None
+    user_agent: str | None
+
+
+def triage_identity_center(sign_in: events.IdentityCenterSignIn, account: str) -> Ignore | PasswordOnly:
+    """What an Identity Center sign-in calls for.
+
+    Only a successful sign-in of this account whose `CredentialType` lists no second factor
+    (`PASSWORD` alone) and that did not register an MFA device on the way
+    (`DeviceEnrollmentRequired: "true"`) is news. `PASSWORD,TOTP`, `PASSWORD,WEBAUTHN`,
+    `EXTERNAL_IDP` (the IdP's own MFA) and the like are fine; failed or unreadable sign-ins are
+    left alone. Identity Center has no API for a user's MFA devices, so the event is the only
+    evidence, and nothing is written anywhere: there is no IAM user to quarantine.
+    """
+    foreign = _foreign(sign_in.accounts, account)
+    if foreign is not None:
+        return foreign
+    if sign_in.success is False:
+        return Ignore(Skip.FAILED_SIGN_IN, "failed Identity Center sign-in")
+    if sign_in.success is None:
+        return Ignore(Skip.UNKNOWN_OUTCOME, "serviceEventDetails.UserAuthentication is neither Success nor Failure")
+    name = sign_in.user_name
+    if name is None or not exemptions_module.identity_center_name(name):
+        return Ignore(Skip.BAD_USER_NAME, f"Identity Center user name {events.show(name)} is not valid")
+    if not sign_in.credential_types:
+        return Ignore(Skip.NO_CREDENTIAL_TYPE, "additionalEventData.CredentialType is missing: factors unknown")
+    kinds = ",".join(sign_in.credential_types)
+    if sign_in.second_factor:
+        return Ignore(Skip.MFA_USED, f"Identity Center user {events.show(name)} signed in with {events.show(kinds)}")
+    if sign_in.device_enrolled:
+        return Ignore(
+            Skip.MFA_ENROLLED, f"Identity Center user {events.show(name)} registered an MFA device while signing in"
+        )
+    agent = sign_in.user_agent
+    if agent is not None and len(agent) > MAX_USER_AGENT:
+        agent = agent[: MAX_USER_AGENT - 1] + "…"
+    return PasswordOnly(name, sign_in.portal, sign_in.source_ip, agent)
+
+
+def identity_center(verdict: PasswordOnly, exemptions: Exemptions | None, now: datetime, trigger: Trigger) -> Finding:
+    """`identity-center-user-without-mfa` (high, alerted), or `exempt` (no alert) under an `identity_center_user` entry.
+
+    An unusable exemptions document does not silence the alert: alerting changes nothing, so the
+    fail-safe direction is to tell (the caller adds the config error).
+    """
+    where = f" to {verdict.portal}" if verdict.portal else ""
+    exempt = exemptions.match_identity_center(verdict.user, now) if exemptions is not None else None
+    base = Finding(
+        type=FindingType.IDENTITY_CENTER_USER_WITHOUT_MFA,
+        user=verdict.user,
+        arn=None,
+        action=Action.NONE,
+        reason=f"signed in to IAM Identity Center{where} with a password alone (no second factor)",
+        detected_by=trigger,
+        timestamp=now,
+        transition=True,
+        source_ip=verdict.source_ip,
+        user_agent=verdict.user_agent,
+        instance=verdict.portal,
+    )
+    if exempt is None:
+        return base
+    return base.with_changes(
+        type=FindingType.EXEMPT,
+        transition=False,
+        reason=f"Identity Center sign-in with a password alone; exempted by {exempt.describe()}: {exempt.reason}",
+        expires=exempt.expires,
     )
 
 

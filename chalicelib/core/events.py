@@ -19,13 +19,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 CONSOLE_LOGIN = "ConsoleLogin"
+USER_AUTHENTICATION = "UserAuthentication"  # an IAM Identity Center sign-in completed (or, rarely, failed)
 SIGNIN_SOURCE = "aws.signin"
 IAM_SOURCE = "aws.iam"
 IDENTITY_CENTER_ROLE_PREFIX = "AWSReservedSSO_"
 MAX_SHOWN = 64  # longest value from an event that is echoed into a log line or a reason
 
+PASSWORD_CREDENTIAL = "PASSWORD"
 _EVENT_SOURCES = {"signin.amazonaws.com": SIGNIN_SOURCE, "iam.amazonaws.com": IAM_SOURCE}
 _IAM_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -44,7 +47,10 @@ class IamEvent(enum.StrEnum):
 
 # The EventBridge rules. They match on `source` and `detail.eventName`, never on `detail-type`,
 # whose spelling differs between the AWS documentation and real sign-in events.
-CONSOLE_LOGIN_PATTERN: dict[str, object] = {"source": [SIGNIN_SOURCE], "detail": {"eventName": [CONSOLE_LOGIN]}}
+CONSOLE_LOGIN_PATTERN: dict[str, object] = {
+    "source": [SIGNIN_SOURCE],
+    "detail": {"eventName": [CONSOLE_LOGIN, USER_AUTHENTICATION]},
+}
 IAM_CHANGE_PATTERN: dict[str, object] = {"source": [IAM_SOURCE], "detail": {"eventName": [e.value for e in IamEvent]}}
 
 
@@ -152,6 +158,45 @@ class ConsoleLogin:
 
 
 @dataclass(frozen=True)
+class IdentityCenterSignIn:
+    """One Identity Center `UserAuthentication` record (signin.amazonaws.com).
+
+    Its shape differs from ConsoleLogin: `userIdentity.type` is `Unknown` with an empty `arn`, the
+    outcome is `serviceEventDetails.UserAuthentication`, and `additionalEventData` carries every
+    factor verified in the sign-in (`CredentialType`, comma-separated), `DeviceEnrollmentRequired`
+    ("true": an MFA device was registered during this sign-in) and `LoginTo`, the access portal
+    URL whose query holds one-time codes (only the portal is kept, never the query).
+    """
+
+    envelope: Envelope
+    event_version: str | None
+    user_name: str | None
+    account_id: str | None
+    success: bool | None
+    credential_types: tuple[str, ...]
+    device_enrolled: bool
+    portal: str | None
+    source_ip: str | None
+    user_agent: str | None
+    recipient_account: str | None
+
+    @property
+    def event_name(self) -> str:
+        """Always UserAuthentication."""
+        return USER_AUTHENTICATION
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """Every account id the event names for itself: envelope, recipient and `userIdentity.accountId`."""
+        return _present(self.envelope.account, self.recipient_account, self.account_id)
+
+    @property
+    def second_factor(self) -> bool:
+        """Whether anything but a password was verified (TOTP, WEBAUTHN, EXTERNAL_IDP, ...): MFA, or the IdP's."""
+        return any(kind != PASSWORD_CREDENTIAL for kind in self.credential_types)
+
+
+@dataclass(frozen=True)
 class IamChange:
     """One IAM API call from the subscribed list. `principal` is the caller, not the target."""
 
@@ -221,6 +266,63 @@ def console_login(raw: object) -> ConsoleLogin | Invalid:
         source_ip=detail.text("sourceIPAddress"),
         recipient_account=detail.text("recipientAccountId"),
     )
+
+
+def sign_in(raw: object) -> ConsoleLogin | IdentityCenterSignIn | Invalid:
+    """Parse an event delivered to `on_console_login`: an IAM/root ConsoleLogin or an Identity Center sign-in."""
+    record = _record(raw, SIGNIN_SOURCE)
+    if isinstance(record, Invalid):
+        return record
+    _, _, name = record
+    if name.casefold() == USER_AUTHENTICATION.casefold():
+        return identity_center_sign_in(raw)
+    return console_login(raw)
+
+
+def identity_center_sign_in(raw: object) -> IdentityCenterSignIn | Invalid:
+    """Parse an Identity Center `UserAuthentication` record (liberally: see IdentityCenterSignIn)."""
+    record = _record(raw, SIGNIN_SOURCE)
+    if isinstance(record, Invalid):
+        return record
+    envelope, detail, name = record
+    if name.casefold() != USER_AUTHENTICATION.casefold():
+        return Invalid(f"detail.eventName {show(name)} is not {USER_AUTHENTICATION}")
+    identity = detail.obj("userIdentity")
+    if identity is None:
+        return Invalid(f"detail.userIdentity is {detail.kind('userIdentity')}, not an object")
+    extra = detail.obj("additionalEventData") or _Fields({})
+    outcome = detail.obj("serviceEventDetails")
+    error = detail.text("errorCode") or detail.text("errorMessage")
+    kinds = extra.text("CredentialType") or ""
+    return IdentityCenterSignIn(
+        envelope=envelope,
+        event_version=detail.text("eventVersion"),
+        user_name=_raw_text(identity, "userName") or _raw_text(extra, "UserName"),
+        account_id=identity.text("accountId"),
+        success=False if error is not None else _outcome(outcome.text(USER_AUTHENTICATION) if outcome else None),
+        credential_types=tuple(k.strip().upper() for k in kinds.split(",") if k.strip()),
+        device_enrolled=extra.flag("DeviceEnrollmentRequired") is True,
+        portal=portal_of(extra.text("LoginTo")),
+        source_ip=detail.text("sourceIPAddress"),
+        user_agent=detail.text("userAgent"),
+        recipient_account=detail.text("recipientAccountId"),
+    )
+
+
+def portal_of(url: str | None) -> str | None:
+    """The access portal a LoginTo URL points at (`https://d-1234567890.awsapps.com/start/`), without its query.
+
+    The query carries `auth_code`, `state` and a CSRF token: one-time secrets that must not reach
+    a log line, SNS or Slack. Anything but an https URL with a host is dropped.
+    """
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or not all(ch.isalnum() or ch in ".-" for ch in host):
+        return None
+    path = "".join(ch for ch in parts.path if ch.isalnum() or ch in "/-_.")[:MAX_SHOWN]
+    return f"https://{host}{path}"
 
 
 def iam_change(raw: object) -> IamChange | Invalid:
@@ -299,6 +401,10 @@ class _Fields:
     def has(self, key: str) -> bool:
         return self._lookup(key) is not None
 
+    def value(self, key: str) -> object:
+        """The raw value (None when absent)."""
+        return self._lookup(key)
+
     def text(self, key: str) -> str | None:
         """A non-empty string, stripped; any other type reads as absent."""
         value = self._lookup(key)
@@ -340,6 +446,12 @@ class _Fields:
             if isinstance(name, str) and name.casefold() == folded:
                 return value
         return None
+
+
+def _raw_text(fields: _Fields, key: str) -> str | None:
+    """A string value exactly as sent (not stripped): a name with outer blanks must be judged, not repaired."""
+    value = fields.value(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _as_object(value: object) -> Mapping[str, object] | None:

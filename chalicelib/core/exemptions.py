@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 SCHEMA_VERSION = 1
-SELECTORS = ("user", "path", "group")
+SELECTORS = ("user", "path", "group", "identity_center_user")
+IAM_SELECTORS = ("user", "path", "group")  # the ones an IAM user can match; identity_center_user never does
 OPTIONAL_KEYS = ("expires", "approved_by")
 ENTRY_KEYS = frozenset((*SELECTORS, "reason", *OPTIONAL_KEYS))
 TOP_KEYS = frozenset(("version", "exemptions"))
@@ -28,6 +30,9 @@ _USER = re.compile(r"^[\w+=,.@-]{1,64}$")
 _GROUP = re.compile(r"^[\w+=,.@-]{1,128}$")
 _PATH = re.compile(r"^/(?:[\x21-\x7e]*/)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Identity Center user names: up to 128 characters, letters (accented too), digits, symbols and
+# punctuation; never a control or format character, never leading or trailing blanks.
+IDENTITY_CENTER_NAME_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,18 @@ class Exemptions:
                 return entry
         return None
 
+    def match_identity_center(self, name: str, now: datetime) -> Exemption | None:
+        """The first active `identity_center_user` entry naming this Identity Center user (letter case ignored).
+
+        Only this selector covers an Identity Center sign-in: a `path` of `/` or a `user` entry is
+        about IAM users, and an Identity Center user of the same name is another person.
+        """
+        folded = name.casefold()
+        for entry in self.entries:
+            if entry.selector == "identity_center_user" and entry.active(now) and entry.value.casefold() == folded:
+                return entry
+        return None
+
     def expired(self, now: datetime) -> tuple[Exemption, ...]:
         """Entries past their expiry: no longer applied, reported so an admin cleans up."""
         return tuple(e for e in self.entries if not e.active(now))
@@ -171,12 +188,17 @@ def _entry(index: int, item: object, problems: list[Problem]) -> Exemption | Non
     before = len(problems)
     for key in sorted(set(item) - ENTRY_KEYS, key=str):
         problems.append(
-            Problem(f"{where}.{key}", "unknown key (allowed: user, path, group, reason, expires, approved_by)")
+            Problem(
+                f"{where}.{key}",
+                "unknown key (allowed: user, path, group, identity_center_user, reason, expires, approved_by)",
+            )
         )
     chosen = [s for s in SELECTORS if s in item]
     if len(chosen) != 1:
         found = ", ".join(chosen) if chosen else "none"
-        problems.append(Problem(where, f"needs exactly one selector of user, path, group (found: {found})"))
+        problems.append(
+            Problem(where, f"needs exactly one selector of user, path, group, identity_center_user (found: {found})")
+        )
     for selector in chosen:
         _selector(f"{where}.{selector}", selector, item[selector], problems)
     reason = item.get("reason")
@@ -208,10 +230,23 @@ def _selector(where: str, selector: str, value: object, problems: list[Problem])
     if not isinstance(value, str) or not value:
         problems.append(Problem(where, "must be a non-empty string"))
         return
+    if selector == "identity_center_user":
+        if not identity_center_name(value):
+            problems.append(Problem(where, f"must be an Identity Center user name, got {_show(value)}"))
+        return
     pattern = {"user": _USER, "group": _GROUP, "path": _PATH}[selector]
     if not pattern.match(value) or len(value) > 512:
         hint = "an IAM path that starts and ends with '/'" if selector == "path" else f"a valid IAM {selector} name"
         problems.append(Problem(where, f"must be {hint}, got {_show(value)}"))
+
+
+def identity_center_name(value: str) -> bool:
+    """A name Identity Center could hold: 1-128 characters, no control or format character, no outer blanks."""
+    return (
+        0 < len(value) <= IDENTITY_CENTER_NAME_CHARS
+        and value == value.strip()
+        and not any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
+    )
 
 
 def _expiry(where: str, value: object, problems: list[Problem]) -> datetime | None:

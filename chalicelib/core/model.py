@@ -16,7 +16,7 @@ QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 ROOT_USER = "<root_account>"
 # Optional text a finding carries when it has it: what failed, who did it, and what the triggering event said.
-EVENT_FIELDS = ("error", "actor", "source_ip", "user_agent", "mfa_serial")
+EVENT_FIELDS = ("error", "actor", "source_ip", "user_agent", "mfa_serial", "instance")
 MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
@@ -168,6 +168,7 @@ class Finding:
     user_agent: str | None = None
     mfa_serial: str | None = None
     severity_override: Severity | None = None
+    instance: str | None = None  # the Identity Center access portal a sign-in went to (its LoginTo, without query)
 
     @property
     def severity(self) -> Severity:

@@ -324,7 +324,7 @@ def test_add_with_bad_input_writes_nothing(run: Any, ssm: Any, args: tuple[str, 
 def test_add_missing_a_selector_is_a_usage_error(run: Any) -> None:
     code, _, err = run("exemptions", "add", "--reason", "r")
     assert code == 2
-    assert "one of the arguments --user --path --group is required" in err
+    assert "one of the arguments --user --path --group --identity-center-user is required" in err
 
 
 def test_remove_takes_out_one_entry_and_refuses_a_missing_one(run: Any, ssm: Any) -> None:
@@ -335,6 +335,26 @@ def test_remove_takes_out_one_entry_and_refuses_a_missing_one(run: Any, ssm: Any
     code, _, err = run("exemptions", "remove", "--user", "a")
     assert code == 2 and "no exemption for user a" in err
     assert stored(ssm)[0] == 2
+
+
+def test_an_identity_center_user_is_added_listed_and_removed_like_any_entry(run: Any, ssm: Any) -> None:
+    put_document(ssm, {"user": "alice", "reason": "IAM break-glass"})
+    code, _, _ = run("exemptions", "add", "--identity-center-user", "alice@example.com", "--reason", "kiosk")
+    assert code == 0
+    assert stored(ssm) == (
+        2,
+        [
+            {"user": "alice", "reason": "IAM break-glass"},
+            {"identity_center_user": "alice@example.com", "reason": "kiosk"},
+        ],
+    )
+    code, out, _ = run("exemptions", "list", "--output", "json")
+    assert code == 0
+    assert "identity_center_user" in {entry["selector"] for entry in json.loads(out)["active"]}
+    code, _, err = run("exemptions", "add", "--identity-center-user", "bad\tname", "--reason", "r")
+    assert code == 2 and "--identity-center-user must be an Identity Center user name" in err
+    code, _, _ = run("exemptions", "remove", "--identity-center-user", "alice@example.com")
+    assert (code, stored(ssm)) == (0, (3, [{"user": "alice", "reason": "IAM break-glass"}]))
 
 
 def test_edit_refuses_an_invalid_stored_document(run: Any, ssm: Any) -> None:

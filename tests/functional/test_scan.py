@@ -261,7 +261,10 @@ def test_invalid_exemptions_quarantine_nobody_and_raise_config_error(
     result = scan(lambda_client)
     (error,) = [t for t in result["transitions"] if t["type"] == "config-error"]
     assert error["severity"] == "critical"
-    assert "exemptions[0]: needs exactly one selector of user, path, group (found: user, group)" in error["reason"]
+    assert (
+        "exemptions[0]: needs exactly one selector of user, path, group, identity_center_user (found: user, group)"
+        in error["reason"]
+    )
     assert ms.quarantined_users(iam) == {"gus"}  # ivy not quarantined; hal released (MFA), gus stays
     assert transitions(result) == {"hal": "released"}
     assert scan_first["counts"]["quarantined"] == 2

@@ -31,11 +31,14 @@ REPORT = decide.Policy(mode=Mode.REPORT, grace=timedelta(hours=24))
 
 def test_every_eventbridge_fixture_is_covered_by_a_table() -> None:
     stored = {p.name for p in FIXTURES.glob("eventbridge_*.json")} - {"eventbridge_scheduled.json"}
-    assert stored == {row.fixture for row in LOGINS} | {row.fixture for row in CHANGES}
+    assert stored == {row.fixture for row in LOGINS} | {row.fixture for row in CHANGES} | set(IDENTITY_CENTER)
 
 
 def test_the_rules_match_on_source_and_event_name_not_detail_type() -> None:
-    assert events.CONSOLE_LOGIN_PATTERN == {"source": ["aws.signin"], "detail": {"eventName": ["ConsoleLogin"]}}
+    assert events.CONSOLE_LOGIN_PATTERN == {
+        "source": ["aws.signin"],
+        "detail": {"eventName": ["ConsoleLogin", "UserAuthentication"]},
+    }
     assert events.IAM_CHANGE_PATTERN == {
         "source": ["aws.iam"],
         "detail": {
@@ -592,3 +595,94 @@ def test_tamper_table(row: TamperRow) -> None:
         assert (finding.action is Action.NONE) is (row.document is None)
     if write is not None:
         assert not write.confirm_no_mfa
+
+
+# --- Identity Center sign-ins (UserAuthentication) -------------------------------------------------
+
+# fixture -> (Skip code, or None for an alert); built from the AWS Identity Center User Guide's samples
+IDENTITY_CENTER: dict[str, decide.Skip | None] = {
+    "eventbridge_signin_identity_center_password_only.json": None,
+    "eventbridge_signin_identity_center_totp.json": decide.Skip.MFA_USED,
+    "eventbridge_signin_identity_center_external_idp.json": decide.Skip.MFA_USED,
+    "eventbridge_signin_identity_center_mfa_enrolled.json": decide.Skip.MFA_ENROLLED,
+    "eventbridge_signin_identity_center_failure.json": decide.Skip.FAILED_SIGN_IN,
+    "eventbridge_signin_identity_center_credential_verification_failure.json": None,  # not a sign-in result
+}
+
+
+@pytest.mark.parametrize("fixture", list(IDENTITY_CENTER))
+def test_identity_center_sign_ins_parse_and_triage(fixture: str) -> None:
+    parsed = events.sign_in(load_fixture(fixture))
+    if fixture.endswith("credential_verification_failure.json"):
+        assert parsed == events.Invalid("detail.eventName 'CredentialVerification' is not ConsoleLogin")
+        return
+    assert isinstance(parsed, events.IdentityCenterSignIn)
+    assert (parsed.user_name, parsed.accounts) == ("alice", (ACCOUNT, ACCOUNT, ACCOUNT))
+    verdict = decide.triage_identity_center(parsed, ACCOUNT)
+    expected = IDENTITY_CENTER[fixture]
+    if expected is None:
+        assert verdict == decide.PasswordOnly(
+            "alice",
+            "https://d-1234567890.awsapps.com/start/",
+            "203.0.113.0",
+            parsed.user_agent,
+        )
+    else:
+        assert isinstance(verdict, decide.Ignore) and verdict.code is expected
+
+
+def test_the_access_portal_is_kept_without_its_one_time_codes() -> None:
+    parsed = events.sign_in(load_fixture("eventbridge_signin_identity_center_password_only.json"))
+    assert isinstance(parsed, events.IdentityCenterSignIn)
+    assert parsed.portal == "https://d-1234567890.awsapps.com/start/"
+    assert events.portal_of("http://d-1.awsapps.com/start/") is None
+    assert events.portal_of("javascript:alert(1)") is None
+    assert events.portal_of("https://evil<b>.example/") is None
+
+
+def ic_event(**changes: object) -> dict[str, object]:
+    event: dict[str, object] = load_fixture("eventbridge_signin_identity_center_password_only.json")
+    detail = event["detail"]
+    assert isinstance(detail, dict)
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            detail[section][field] = value
+        else:
+            detail[section] = value
+    return event
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"additionalEventData__CredentialType": "PASSWORD,WEBAUTHN"}, decide.Skip.MFA_USED),
+        ({"additionalEventData__CredentialType": "password , totp"}, decide.Skip.MFA_USED),
+        ({"additionalEventData__CredentialType": "PASSWORD,RESYNC_TOTP"}, decide.Skip.MFA_USED),
+        ({"additionalEventData__CredentialType": ""}, decide.Skip.NO_CREDENTIAL_TYPE),
+        ({"additionalEventData": None}, decide.Skip.NO_CREDENTIAL_TYPE),
+        ({"serviceEventDetails": None}, decide.Skip.UNKNOWN_OUTCOME),
+        ({"serviceEventDetails": {"UserAuthentication": "Maybe"}}, decide.Skip.UNKNOWN_OUTCOME),
+        ({"errorCode": "AuthenticationFailed"}, decide.Skip.FAILED_SIGN_IN),
+        ({"userIdentity__userName": None}, decide.Skip.BAD_USER_NAME),
+        ({"userIdentity__userName": 'alice\n{"forged": true}'}, decide.Skip.BAD_USER_NAME),
+        ({"userIdentity__userName": "alice\u202e"}, decide.Skip.BAD_USER_NAME),  # right-to-left override
+        ({"userIdentity__userName": " alice"}, decide.Skip.BAD_USER_NAME),
+        ({"userIdentity__userName": "a" * 129}, decide.Skip.BAD_USER_NAME),
+        ({"recipientAccountId": "999999999999"}, decide.Skip.OTHER_ACCOUNT),
+        ({"userIdentity__accountId": "999999999999"}, decide.Skip.OTHER_ACCOUNT),
+    ],
+)
+def test_identity_center_sign_ins_that_call_for_nothing(changes: dict[str, object], code: decide.Skip) -> None:
+    parsed = events.sign_in(ic_event(**changes))
+    assert isinstance(parsed, events.IdentityCenterSignIn)
+    verdict = decide.triage_identity_center(parsed, ACCOUNT)
+    assert isinstance(verdict, decide.Ignore) and verdict.code is code, verdict
+
+
+def test_a_forged_sign_in_from_another_account_is_ignored_even_if_the_envelope_is_ours() -> None:
+    """An envelope can be put on our bus by anyone with events:PutEvents; every account it names must be ours."""
+    parsed = events.sign_in(ic_event(recipientAccountId="999999999999", userIdentity__accountId="999999999999"))
+    assert isinstance(parsed, events.IdentityCenterSignIn)
+    verdict = decide.triage_identity_center(parsed, ACCOUNT)
+    assert isinstance(verdict, decide.Ignore) and verdict.code is decide.Skip.OTHER_ACCOUNT

@@ -89,3 +89,41 @@ def test_expiring_window_is_seven_days() -> None:
         {"user": "later", "reason": "r", "expires": (NOW + timedelta(days=8)).date().isoformat()},
     )
     assert [e.value for e in doc.entries if e.expiring(NOW)] == ["soon"]
+
+
+# --- identity_center_user -------------------------------------------------------------------------
+
+
+def ic_document(*entries: dict[str, str]) -> exemptions.Exemptions:
+    return exemptions.parse({"version": 1, "exemptions": list(entries)})
+
+
+def test_an_identity_center_entry_covers_only_that_identity_center_user() -> None:
+    document = ic_document(
+        {"identity_center_user": "Jane.Doe@example.com", "reason": "hardware key only, reported by IdP"},
+        {"path": "/", "reason": "every IAM user"},
+    )
+    (entry, _) = document.entries
+    assert document.match_identity_center("jane.doe@EXAMPLE.com", NOW) == entry  # letter case ignored
+    assert document.match_identity_center("john@example.com", NOW) is None  # `path: /` is about IAM users only
+    assert document.match("Jane.Doe@example.com", "/", (), NOW) == document.entries[1]  # never the IC entry
+    only_ic = ic_document({"identity_center_user": "alice", "reason": "r"})
+    assert only_ic.match("alice", "/", (), NOW) is None  # an IAM user alice is another person
+    assert only_ic.as_document()["exemptions"] == [{"identity_center_user": "alice", "reason": "r"}]
+
+
+def test_an_expired_identity_center_entry_no_longer_applies() -> None:
+    document = ic_document({"identity_center_user": "alice", "reason": "r", "expires": "2026-11-01"})
+    assert document.match_identity_center("alice", NOW) is None
+    assert [e.value for e in document.expired(NOW)] == ["alice"]
+
+
+@pytest.mark.parametrize("name", ["", " alice", "alice ", "ali\nce", "alice\u202e", "a" * 129, "tab\tname"], ids=repr)
+def test_identity_center_names_that_identity_center_could_not_hold_are_refused(name: str) -> None:
+    with pytest.raises(exemptions.ExemptionsError, match=r"exemptions\[0\]\.identity_center_user"):
+        ic_document({"identity_center_user": name, "reason": "r"})
+
+
+def test_identity_center_names_may_carry_letters_iam_would_refuse() -> None:
+    document = ic_document({"identity_center_user": "José Müller", "reason": "accented names are Identity Center's"})
+    assert document.match_identity_center("josé müller", NOW) is not None

@@ -20,7 +20,7 @@ from typing import Any
 import parliament
 import pytest
 
-from chalicelib.core import config, exemptions, model
+from chalicelib.core import config, events, exemptions, model
 from tests.policy_sim import documents as docs
 
 ACCOUNT, REGION = docs.ACCOUNT, docs.REGION
@@ -342,7 +342,7 @@ def test_forwarder_sends_only_console_logins_to_the_bots_bus() -> None:
     away = docs.Resolver(template, docs.Deployment(region="eu-west-1"))
     rule = away.resolve(template["Resources"]["ConsoleLoginForwardRule"]["Properties"])
     bus = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"
-    assert rule["EventPattern"] == {"source": ["aws.signin"], "detail": {"eventName": ["ConsoleLogin"]}}
+    assert rule["EventPattern"] == events.CONSOLE_LOGIN_PATTERN  # the bot's own rule: ConsoleLogin, UserAuthentication
     assert [t["Arn"] for t in rule["Targets"]] == [bus]
     (statement,) = docs.statements(docs.forwarder_role_policy())
     assert (statement["Action"], statement["Resource"]) == ("events:PutEvents", bus)
