@@ -1,4 +1,5 @@
-"""Notification channels: SNS for machines, Slack for operators, and the fan-out that isolates them.
+"""Notification channels: SNS for machines, Slack for operators, and the fan-out that isolates them
+(Security Hub, the third channel, lives in security_hub.py).
 
 Notifications run after enforcement, so nothing here may raise into the shell or undo a write:
 each channel is tried on its own, retried within a bound, and a channel that still fails is logged
@@ -388,7 +389,7 @@ def build(
     slack_policy: SlackRetryPolicy | None = None,
     clock: Callable[[], datetime] = _utcnow,
 ) -> FanOutNotifier:
-    """The notifier for these settings: SNS and/or Slack behind one fan-out; none configured: no channel, log only.
+    """The notifier for these settings: SNS, Slack and/or Security Hub behind one fan-out; none: log only.
 
     `client` is bootstrap's cached client factory, so an SNS client exists only when a topic is set.
     """
@@ -399,4 +400,9 @@ def build(
         channels.append(
             SlackNotifier.from_parameter(parameters, settings.slack_webhook_parameter, policy=slack_policy, clock=clock)
         )
+    if settings.security_hub:
+        from chalicelib.adapters.security_hub import SecurityHubNotifier  # it imports ChannelError from here
+
+        hub = client("securityhub")
+        channels.append(SecurityHubNotifier(hub, hub.meta.region_name))
     return FanOutNotifier(channels)

@@ -18,6 +18,7 @@ EXEMPTIONS_PARAMETER = "MFA_ENFORCER_EXEMPTIONS_PARAMETER"
 GRACE_HOURS = "MFA_ENFORCER_GRACE_HOURS"
 SNS_TOPIC_ARN = "MFA_ENFORCER_SNS_TOPIC_ARN"
 SLACK_WEBHOOK_PARAMETER = "MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER"
+SECURITY_HUB = "MFA_ENFORCER_SECURITY_HUB"
 
 DEFAULT_EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
 DEFAULT_GRACE_HOURS = 24.0
@@ -43,6 +44,7 @@ class Settings:
     grace_hours: float = DEFAULT_GRACE_HOURS
     sns_topic_arn: str | None = None
     slack_webhook_parameter: str | None = None
+    security_hub: bool = False
 
     @property
     def enforce(self) -> bool:
@@ -91,6 +93,10 @@ def from_env(env: Mapping[str, str]) -> Settings:
     if webhook_parameter is not None and not _PARAMETER_NAME.match(webhook_parameter):
         raise ConfigurationError(f"{SLACK_WEBHOOK_PARAMETER} is not an SSM parameter name: {webhook_parameter!r}")
 
+    hub_raw = (value(SECURITY_HUB) or "off").lower()
+    if hub_raw not in ("on", "off"):
+        raise ConfigurationError(f"{SECURITY_HUB} must be 'on' or 'off', got {hub_raw!r}")
+
     return Settings(
         mode=mode,
         quarantine_policy_arn=policy_arn,
@@ -98,6 +104,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         grace_hours=_grace_hours(value(GRACE_HOURS)),
         sns_topic_arn=topic_arn,
         slack_webhook_parameter=webhook_parameter,
+        security_hub=hub_raw == "on",
     )
 
 

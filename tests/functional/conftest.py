@@ -72,6 +72,11 @@ def sqs(aws: None) -> Any:
 
 
 @pytest.fixture
+def securityhub(aws: None) -> Any:
+    return boto3.client("securityhub", region_name=REGION)
+
+
+@pytest.fixture
 def quarantine_arn(iam: Any) -> str:
     """The quarantine managed policy and fallback group, as deployed."""
     return moto_state.create_quarantine_policy(iam)

@@ -103,6 +103,8 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
         resource = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}"
     elif service == "sns":
         resource = params["TopicArn"]
+    elif service == "securityhub" and name == "BatchImportFindings":
+        (resource,) = {f["ProductArn"] for f in params["Findings"]}
     else:
         raise AssertionError(f"test_role_permissions does not know the resource of {operation}: teach to_call")
     return Call(action, resource, tuple(sorted(context.items())), scenario)
@@ -149,6 +151,7 @@ def recorded(
     )
     monkeypatch.setenv("MFA_ENFORCER_SNS_TOPIC_ARN", topic)
     monkeypatch.setenv("MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER", SLACK_PARAMETER)
+    monkeypatch.setenv("MFA_ENFORCER_SECURITY_HUB", "on")
     ms.enforce_policy_quota(monkeypatch)
     for spec in (
         ms.UserSpec("ann"),
@@ -219,7 +222,9 @@ def test_every_declared_permission_is_exercised(recorded: list[Call]) -> None:
 ROLE_POLICIES = {
     **{f"policy-{stage}.json": docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES},
     "packaged": docs.packaged_role_policy(
-        docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER}, account=ACCOUNT, region=REGION)
+        docs.Deployment(
+            parameters={"SlackWebhookParameter": SLACK_PARAMETER, "SecurityHub": "on"}, account=ACCOUNT, region=REGION
+        )
     ),
 }
 
@@ -243,7 +248,12 @@ def test_every_call_is_allowed_by_every_role_policy(recorded: list[Call]) -> Non
     decisions = harness.evaluate(requests)
     refused = [d.explain() for d in decisions.values() if d.decision != harness.ALLOWED]
     assert not refused, "role policies refuse calls the bot makes:\n  " + "\n  ".join(refused)
-    assert {c.action for c in distinct} >= {"iam:AttachUserPolicy", "iam:AddUserToGroup", "sns:Publish"}
+    assert {c.action for c in distinct} >= {
+        "iam:AttachUserPolicy",
+        "iam:AddUserToGroup",
+        "sns:Publish",
+        "securityhub:BatchImportFindings",
+    }
 
 
 def test_app_has_the_three_functions_the_scenarios_drive() -> None:

@@ -164,7 +164,9 @@ SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
 SLACK_PARAMETER_ARN = f"arn:aws:ssm:{docs.REGION}:{ACCOUNT}:parameter{SLACK_PARAMETER}"
 ROLE_POLICIES = {
     **{f"policy-{stage}.json": docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES},
-    "packaged": docs.packaged_role_policy(docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER})),
+    "packaged": docs.packaged_role_policy(
+        docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER, "SecurityHub": "on"})
+    ),
 }
 BOT_TAGS = ["mfa-enforcer:quarantined-at", "mfa-enforcer:reason"]
 LOG_STREAM = (
@@ -280,6 +282,27 @@ ROLE_CASES = [
         ALLOWED,
     ),
     ("publish elsewhere", "sns:Publish", f"arn:aws:sns:{docs.REGION}:{ACCOUNT}:payments", {}, IMPLICITLY_DENIED),
+    (
+        "import findings into the account's own product",
+        "securityhub:BatchImportFindings",
+        f"arn:aws:securityhub:{docs.REGION}:{ACCOUNT}:product/{ACCOUNT}/default",
+        {},
+        ALLOWED,
+    ),
+    (
+        "import findings as a partner product",
+        "securityhub:BatchImportFindings",
+        f"arn:aws:securityhub:{docs.REGION}:{ACCOUNT}:product/crowdstrike/crowdstrike-falcon",
+        {},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "change findings' workflow",
+        "securityhub:BatchUpdateFindings",
+        f"arn:aws:securityhub:{docs.REGION}:{ACCOUNT}:hub/default",
+        {},
+        IMPLICITLY_DENIED,
+    ),
     ("write own logs", "logs:PutLogEvents", LOG_STREAM, {}, ALLOWED),
     (
         "write other logs",

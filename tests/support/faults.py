@@ -8,7 +8,7 @@ Two places to inject, chosen per fault:
   NoSuchEntity, ReportInProgress...).
 - `before-send` (`per_attempt=True`): fires once per HTTP attempt, inside the retry loop. The
   fault is answered as a real error response in the service's wire protocol (query XML for IAM
-  and SNS, JSON for SSM), so botocore parses it and its retry handler (standard mode) decides to
+  and SNS, JSON for SSM and Security Hub), so botocore parses it and its retry handler (standard mode) decides to
   retry throttling and 5xx exactly as it would against AWS. The request is pointed at an
   unroutable URL first, so moto does not also carry out an attempt that "failed".
 """
@@ -149,7 +149,7 @@ def _request_params(body: Any, protocol: str) -> dict[str, Any]:
     text = body.decode() if isinstance(body, bytes) else (body or "")
     if not isinstance(text, str):
         return {}
-    if protocol == "json":
+    if protocol in ("json", "rest-json"):
         try:
             decoded = json.loads(text) if text else {}
         except ValueError:
@@ -164,6 +164,9 @@ def _error_body(protocol: str, fault: Fault) -> tuple[dict[str, str], bytes]:
         return {"content-type": "application/x-amz-json-1.1", "x-amzn-requestid": "injected"}, json.dumps(
             payload
         ).encode()
+    if protocol == "rest-json":  # Security Hub: the error code travels in a header as well as the body
+        headers = {"content-type": "application/json", "x-amzn-errortype": fault.code, "x-amzn-requestid": "injected"}
+        return headers, json.dumps({"message": fault.message}).encode()
     xml = (
         "<ErrorResponse><Error><Type>Sender</Type>"
         f"<Code>{fault.code}</Code><Message>{fault.message}</Message>"

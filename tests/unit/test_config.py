@@ -63,9 +63,17 @@ def test_blank_values_count_as_unset() -> None:
             "MFA_ENFORCER_EXEMPTIONS_PARAMETER is not an SSM parameter name",
         ),
         ({config.SLACK_WEBHOOK_PARAMETER: "https://hooks"}, "MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER is not an SSM"),
+        ({config.SECURITY_HUB: "yes"}, "MFA_ENFORCER_SECURITY_HUB must be 'on' or 'off', got 'yes'"),
+        ({config.SECURITY_HUB: "true"}, "MFA_ENFORCER_SECURITY_HUB must be 'on' or 'off'"),
     ],
 )
 def test_bad_value_names_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(config.ConfigurationError) as raised:
         config.from_env(env)
     assert str(raised.value).startswith(message)
+
+
+@pytest.mark.parametrize(("raw", "on"), [("on", True), ("ON", True), ("off", False), ("", False), (" on ", True)])
+def test_security_hub_is_on_or_off(raw: str, on: bool) -> None:
+    assert config.from_env({config.SECURITY_HUB: raw}).security_hub is on
+    assert config.Settings().security_hub is False

@@ -30,6 +30,7 @@ DEPLOYMENTS = {
     "defaults": docs.Deployment(),
     "with slack": docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER}),
     "central topic": docs.Deployment(parameters={"CentralTopicArn": CENTRAL_TOPIC, "Mode": "enforce"}),
+    "with security hub": docs.Deployment(parameters={"SecurityHub": "on", "SlackWebhookParameter": SLACK_PARAMETER}),
 }
 QUARANTINE_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/mfa-enforcer-quarantine"
 WRITE_LEVELS = frozenset({"Write", "Permissions management", "Tagging"})
@@ -233,12 +234,24 @@ def test_packaged_role_is_the_stage_policy_on_narrower_resources(stage: str, dep
                 assert outside == [], f"{sid}: {operator} {key} values outside policy-{stage}.json: {outside}"
 
 
-def test_only_the_slack_statement_depends_on_slack() -> None:
+def test_only_the_slack_and_security_hub_statements_depend_on_their_parameters() -> None:
     written = set(by_sid(docs.load_json(docs.role_policy_file("prod"))))
+    with_both = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["with security hub"])))
     with_slack = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["with slack"])))
     without = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["defaults"])))
-    assert with_slack == written
-    assert written - without == {"DecryptTheSlackWebhookOnlyThroughSsm"}
+    assert with_both == written
+    assert written - with_slack == {"ImportOwnFindings"}
+    assert written - without == {"DecryptTheSlackWebhookOnlyThroughSsm", "ImportOwnFindings"}
+
+
+def test_security_hub_imports_only_into_the_accounts_own_default_product() -> None:
+    written = by_sid(docs.load_json(docs.role_policy_file("prod")))["ImportOwnFindings"]
+    assert (written["Action"], written["Resource"]) == (
+        "securityhub:BatchImportFindings",
+        "arn:*:securityhub:*:*:product/*/default",
+    )
+    packaged = by_sid(docs.packaged_role_policy(DEPLOYMENTS["with security hub"]))["ImportOwnFindings"]
+    assert packaged["Resource"] == f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
 
 
 def test_packaged_role_names_the_resources_the_stack_creates() -> None:
@@ -326,7 +339,8 @@ def test_functions_get_every_setting_and_the_settings_are_valid(deployment: str)
     assert settings.mode.value == DEPLOYMENTS[deployment].parameters.get("Mode", "report")
     created_topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:mfa-enforcer-findings"
     assert settings.sns_topic_arn == (CENTRAL_TOPIC if deployment == "central topic" else created_topic)
-    assert settings.slack_webhook_parameter == (SLACK_PARAMETER if deployment == "with slack" else None)
+    assert settings.slack_webhook_parameter == (SLACK_PARAMETER if deployment.startswith("with s") else None)
+    assert settings.security_hub is (deployment == "with security hub")
 
 
 def test_log_permissions_cover_the_function_names() -> None:
