@@ -638,7 +638,7 @@ def identity_center(verdict: PasswordOnly, exemptions: Exemptions | None, now: d
     An unusable exemptions document does not silence the alert: alerting changes nothing, so the
     fail-safe direction is to tell (the caller adds the config error).
     """
-    where = f" to {verdict.portal}" if verdict.portal else ""
+    where = f" ({verdict.portal})" if verdict.portal else ""
     exempt = exemptions.match_identity_center(verdict.user, now) if exemptions is not None else None
     base = Finding(
         type=FindingType.IDENTITY_CENTER_USER_WITHOUT_MFA,

@@ -41,6 +41,7 @@ STYLE = {
     "root-without-mfa": "bold magenta",
     "root-access-keys": "bold magenta",
     "config-error": "bold magenta",
+    "identity-center-user-without-mfa": "bold red",
 }
 
 
@@ -206,6 +207,92 @@ def print_messages(console: Console, catcher: WebhookCatcher, sqs: Any, queue: s
     console.print()
 
 
+def hub_table(title: str, securityhub: Any) -> Table:
+    """The bot's records in (moto's) Security Hub, read back with GetFindings."""
+    table = Table(title=title, title_justify="left")
+    for column in ("Id", "type", "severity", "compliance", "record state"):
+        table.add_column(column, overflow="fold")
+    pages = securityhub.get_paginator("get_findings").paginate()
+    for record in (r for page in pages for r in page["Findings"] if r["Id"].startswith("mfa-enforcer/")):
+        table.add_row(
+            record["Id"],
+            record["ProductFields"]["mfa-enforcer/Type"],
+            record["Severity"]["Label"],
+            record["Compliance"]["Status"],
+            record["RecordState"],
+            style="green" if record["RecordState"] == "ARCHIVED" else "red",
+        )
+    return table
+
+
+def modern_organisation(
+    console: Console,
+    client: Any,
+    iam: Any,
+    patch: pytest.MonkeyPatch,
+    event: dict[str, Any],
+    catcher: WebhookCatcher,
+    sqs: Any,
+    queue: str,
+) -> None:
+    """Centrally managed root, an Identity Center sign-in, and Security Hub before and after a release."""
+    from chalicelib import bootstrap
+
+    def invoke(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        with redirect_stdout(io.StringIO()):
+            return dict(client.lambda_.invoke(name, payload).payload)
+
+    # moto's GetAccountSummary has no AccountPasswordPresent: set the live answer at the botocore layer.
+    ms.account_summary(
+        bootstrap.client("iam"),
+        AccountPasswordPresent=0,
+        AccountMFAEnabled=0,
+        AccountAccessKeysPresent=0,
+        AccountSigningCertificatesPresent=0,
+    )
+    patch.setenv("MFA_ENFORCER_SECURITY_HUB", "on")
+    ms.create_user(iam, ms.UserSpec("vic.visitor"))
+    result = invoke("scheduled_scan", event)
+    console.print(
+        findings_table(
+            "4. the organisation removed root's credentials (GetAccountSummary: no password, keys or certificates), "
+            "a new user, Security Hub on",
+            result,
+            [f for f in result["findings"] if f["transition"] or f["type"].startswith("root")],
+        )
+    )
+    print_messages(console, catcher, sqs, queue)
+    securityhub = boto3.client("securityhub", region_name=REGION)
+    console.print(hub_table("Security Hub (moto), read back with GetFindings: vic.visitor open", securityhub))
+    console.print()
+
+    sign_in = json.loads(
+        (ms.ROOT / "tests" / "fixtures" / "eventbridge_signin_identity_center_password_only.json").read_text()
+    )
+    result = invoke("on_console_login", sign_in)
+    console.print(
+        findings_table(
+            "5. an IAM Identity Center sign-in with a password alone (alert only)", result, result["findings"]
+        )
+    )
+    print_messages(console, catcher, sqs, queue)
+
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="vic.visitor")["VirtualMFADevice"]["SerialNumber"]
+    iam.enable_mfa_device(
+        UserName="vic.visitor", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
+    ms.an_hour_passes()
+    result = invoke("scheduled_scan", event)
+    console.print(
+        findings_table("6. vic.visitor enrolled MFA: released at the next scan", result, result["transitions"])
+    )
+    print_messages(console, catcher, sqs, queue)
+    console.print(
+        hub_table("Security Hub after the release: the same Id, PASSED and ARCHIVED (no duplicate)", securityhub)
+    )
+    console.print()
+
+
 def main() -> None:
     """Seed, then report -> enforce -> enforce again, printing what happened and what was sent."""
     console = Console(width=160)
@@ -247,6 +334,7 @@ def main() -> None:
                 console.print(findings_table(title, result, shown))
                 console.print()
                 print_messages(console, catcher, sqs, queue)
+            modern_organisation(console, client, iam, patch, event, catcher, sqs, queue)
         console.print(state_table(iam, specs))
     catcher.stop()
 

@@ -66,6 +66,8 @@ def test_every_variable_in_config_py_is_documented_and_nothing_else() -> None:
 def _default_text(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, bool):  # switches are written on/off
+        return "on" if value else "off"
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, float):
