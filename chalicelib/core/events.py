@@ -317,8 +317,11 @@ def portal_of(url: str | None) -> str | None:
     """
     if not url:
         return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # "https://[" and other URLs urllib cannot take apart
+        return None
     if parts.scheme != "https" or not host or not all(ch.isalnum() or ch in ".-" for ch in host):
         return None
     path = "".join(ch for ch in parts.path if ch.isalnum() or ch in "/-_.")[:MAX_SHOWN]

@@ -151,6 +151,10 @@ class FakeIam:
         content = self.content.encode("utf-8", "surrogatepass") if isinstance(self.content, str) else self.content
         return CredentialReportBody(content=content, generated=None)
 
+    def account_summary(self) -> dict[str, int]:
+        """What AWS answers before AccountPasswordPresent existed: root is then judged from the report."""
+        return {"AccountMFAEnabled": 0, "AccountAccessKeysPresent": 0, "AccountSigningCertificatesPresent": 0}
+
     def quarantined(self) -> QuarantineSnapshot:
         return QuarantineSnapshot(direct=self.quarantined_users, via_group=frozenset())
 

@@ -32,7 +32,12 @@ near_now = st.timedeltas(min_value=timedelta(days=-40), max_value=timedelta(days
 @st.composite
 def entries(draw: st.DrawFn) -> dict[str, str]:
     selector = draw(st.sampled_from(exemptions.SELECTORS))
-    value = {"user": st.sampled_from(NAMES), "path": st.sampled_from(PATHS), "group": st.sampled_from(GROUPS)}
+    value = {
+        "user": st.sampled_from(NAMES),
+        "path": st.sampled_from(PATHS),
+        "group": st.sampled_from(GROUPS),
+        "identity_center_user": st.sampled_from(NAMES),  # same names as IAM users: must never exempt them
+    }
     entry = {selector: draw(value[selector]), "reason": "approved"}
     if draw(st.booleans()):
         entry["expires"] = draw(near_now).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -128,7 +133,7 @@ def test_a_user_with_mfa_is_never_quarantined(
 @given(
     user_facts(),
     st.lists(entries(), max_size=4),
-    st.sampled_from(exemptions.SELECTORS),
+    st.sampled_from(exemptions.IAM_SELECTORS),
     st.none() | st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=400)),
     st.integers(0, 4),
     near_now,

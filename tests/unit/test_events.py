@@ -638,6 +638,7 @@ def test_the_access_portal_is_kept_without_its_one_time_codes() -> None:
     assert events.portal_of("http://d-1.awsapps.com/start/") is None
     assert events.portal_of("javascript:alert(1)") is None
     assert events.portal_of("https://evil<b>.example/") is None
+    assert events.portal_of("https://[::1") is None
 
 
 def ic_event(**changes: object) -> dict[str, object]:
