@@ -108,9 +108,16 @@ def sns_attributes(finding: Finding) -> dict[str, dict[str, str]]:
 
 
 def sns_subject(finding: Finding) -> str:
-    """A subject for e-mail subscribers: printable ASCII, under 100 characters, as SNS requires."""
+    """A subject for e-mail subscribers: printable ASCII, under 100 characters, as SNS requires.
+
+    In report mode the finding's type names what enforce mode would do, so the subject leads with
+    the `would-*` action and says "report mode" before the user name, where clipping cannot cut it.
+    """
     who = f" {finding.user}" if finding.user else ""
-    text = f"mfa-enforcer {finding.severity.value}: {finding.type.value}{who}"
+    if finding.action.value.startswith("would-"):
+        text = f"mfa-enforcer {finding.severity.value} (report mode): {finding.action.value}{who}"
+    else:
+        text = f"mfa-enforcer {finding.severity.value}: {finding.type.value}{who}"
     printable = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
     return printable[:SNS_SUBJECT_CHARS]
 

@@ -142,6 +142,7 @@ _EMOJI = {
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
 _BARE = re.compile(r"<([^<>|]+)>")
 _BOLD = re.compile(r"\*([^*\n]+)\*")
+_ITALIC = re.compile(r"(?<![\w`])_\(([^()\n]+)\)_(?!\w)")
 
 
 def render(payload: dict[str, Any]) -> str:
@@ -178,6 +179,7 @@ def _mrkdwn(text: str) -> str:
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = _BARE.sub(lambda m: m.group(1), text)
     text = _BOLD.sub(lambda m: m.group(1), text)
+    text = _ITALIC.sub(lambda m: f"({m.group(1)})", text)
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
@@ -223,8 +225,26 @@ def _decode(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_WOULD = {"quarantined": "would be quarantined", "released": "would be released"}
+
+
+def headline(message: dict[str, Any]) -> str:
+    """What happened, in the message's own terms: in report mode what *would* have happened.
+
+    The `type` of a report-mode finding is what enforce mode would do (`quarantined`), so a line
+    that showed only the type would claim a quarantine that never happened; `action` says
+    `would-quarantine`, and the line leads with that.
+    """
+    kind, action = str(message["type"]), str(message.get("action", "none"))
+    if not action.startswith("would-"):
+        return kind
+    return _WOULD.get(kind, f"{kind}, would {action.removeprefix('would-')}")
+
+
 def render_sns(item: dict[str, Any]) -> str:
-    """One SNS message read back from SQS, as one line: severity, type, user, reason."""
+    """One SNS message read back from SQS, as one line: severity, what happened, user, reason."""
     message = item["message"]
     who = message.get("user") or "(account)"
-    return f"[{item['attributes'].get('severity', '?'):>8}] {message['type']:<20} {who:<24} {message['reason']}"
+    mode = " (report mode: nothing changed)" if message.get("mode") == "report" else ""
+    severity = item["attributes"].get("severity", "?")
+    return f"[{severity:>8}] {headline(message):<22} {who:<24} {message['reason']}{mode}"

@@ -169,6 +169,25 @@ def test_subject_is_printable_ascii_under_100_characters() -> None:
     assert subject.startswith("mfa-enforcer high: quarantined ")
 
 
+@pytest.mark.parametrize(
+    ("kind", "action", "expected"),
+    [
+        (FindingType.QUARANTINED, Action.WOULD_QUARANTINE, "mfa-enforcer high (report mode): would-quarantine alice"),
+        (FindingType.RELEASED, Action.WOULD_RELEASE, "mfa-enforcer info (report mode): would-release alice"),
+        (FindingType.TAMPER, Action.WOULD_REATTACH, "mfa-enforcer critical (report mode): would-reattach alice"),
+    ],
+)
+def test_a_report_mode_subject_says_what_would_happen(kind: FindingType, action: Action, expected: str) -> None:
+    """A subscriber reading only the subject must not believe a quarantine happened in report mode."""
+    assert messages.sns_subject(finding(kind, action=action)) == expected
+
+
+def test_report_mode_survives_clipping_of_a_long_name() -> None:
+    subject = messages.sns_subject(finding(action=Action.WOULD_QUARANTINE, user="x" * 200))
+    assert subject.startswith("mfa-enforcer high (report mode): would-quarantine x")
+    assert len(subject) < 100
+
+
 # ------------------------------------------------------------------------------------ Slack: rule
 
 
