@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test lint typecheck docs format check clean report-screenshot reliability-table reliability-deep bench
+.PHONY: help install demo cli-sandbox test lint typecheck docs format check clean report-screenshot reliability-table reliability-deep bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -22,6 +22,9 @@ install: $(STAMP) ## create .venv with runtime + dev dependencies
 
 demo: install ## the bot on a simulated AWS account: every path, and what SNS and Slack received
 	$(BIN)/python -m tests.support.demo
+
+cli-sandbox: install ## a seeded, simulated AWS account on 127.0.0.1 for the CLI; prints the environment to use
+	$(BIN)/python -m tests.support.sandbox
 
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .

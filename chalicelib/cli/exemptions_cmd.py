@@ -17,7 +17,7 @@ from chalicelib.cli import render, terminal
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.cli.exemptions_store import SIZE_LIMITS, ExemptionsStore, Outcome, add, remove
 from chalicelib.cli.session import Aws
-from chalicelib.core import exemptions
+from chalicelib.core import config, exemptions
 
 _INDEX = re.compile(r"^exemptions\[(\d+)\]")
 CACHE_NOTE = "The next scan uses it; real-time checks may use a copy up to 5 minutes old."
@@ -44,8 +44,12 @@ def _read_file(path: str) -> str:
         raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def validate(path: str, *, output: str) -> int:
-    """Every problem, each with its entry index; exit 1 when there is any, 0 when the document is valid."""
+def validate(path: str, *, fmt: str) -> int:
+    """Every problem, each naming its entry once; exit 1 when there is any, 0 when the document is valid.
+
+    An empty file is invalid, as an empty parameter value is for the bot: only a parameter that does
+    not exist means "no exemptions".
+    """
     text = _read_file(path)
     now = datetime.now(UTC)
     problems: list[exemptions.Problem] = []
@@ -57,7 +61,7 @@ def validate(path: str, *, output: str) -> int:
     size = len(text.encode("utf-8"))
     if size > SIZE_LIMITS["Advanced"]:
         problems.append(exemptions.Problem("$", f"is {size} bytes; SSM parameters hold at most 8192 (Advanced tier)"))
-    if output == "json":
+    if fmt == "json":
         print(
             json.dumps(
                 {
@@ -73,14 +77,14 @@ def validate(path: str, *, output: str) -> int:
         return Exit.FINDINGS if problems else Exit.OK
     if problems:
         for problem in problems:
-            index = problem_index(problem)
-            where = f"entry {index}" if index is not None else "document"
-            print(f"{path}: {where}: {problem}")
-        terminal.note(f"{len(problems)} problem(s). While such a document is live, the bot quarantines nobody.")
+            print(f"{path}: {problem}")
+        terminal.note(
+            f"{render.count(len(problems), 'problem')}. While such a document is live, the bot quarantines nobody."
+        )
         return Exit.FINDINGS
     sections = dict(render.exemption_sections(document, now))
     print(
-        f"{path}: valid, {len(document.entries)} entries ({len(sections['active'])} active, "
+        f"{path}: valid, {render.count(len(document.entries), 'entry', 'entries')} ({len(sections['active'])} active, "
         f"{len(sections['expiring'])} expiring within 7 days, {len(sections['expired'])} expired); {size} bytes"
     )
     if size > SIZE_LIMITS["Standard"]:
@@ -88,7 +92,7 @@ def validate(path: str, *, output: str) -> int:
     return Exit.OK
 
 
-def list_entries(aws: Aws, parameter: str, *, output: str) -> int:
+def list_entries(aws: Aws, parameter: str, *, fmt: str) -> int:
     """Active, expiring within 7 days, and expired entries of the stored document."""
     store = ExemptionsStore(aws.client("ssm"), parameter)
     snapshot = store.read()
@@ -101,14 +105,15 @@ def list_entries(aws: Aws, parameter: str, *, output: str) -> int:
         terminal.note("The stored document is invalid: the bot quarantines nobody until it is fixed.")
         return Exit.FINDINGS
     version = snapshot.version if snapshot.exists else None
-    if output == "json":
+    if fmt == "json":
         print(json.dumps(render.exemptions_listing(document, parameter=parameter, version=version, now=now), indent=2))
         return Exit.OK
     console = terminal.out()
     if not snapshot.exists:
         console.print(f"{parameter} does not exist: no exemptions.", markup=False)
         return Exit.OK
-    console.print(f"{parameter}, version {snapshot.version}: {len(document.entries)} entries", markup=False)
+    size = render.count(len(document.entries), "entry", "entries")
+    console.print(f"{parameter}, version {snapshot.version}: {size}", markup=False)
     for key, entries in render.exemption_sections(document, now):
         if not entries:
             continue
@@ -151,16 +156,29 @@ def _written(outcome: Outcome, parameter: str, verb: str) -> None:
     if outcome.merged:
         versions = ", ".join(map(str, outcome.merged))
         terminal.note(
-            f"Another admin wrote version(s) {versions} at the same time; your change was re-applied on top, "
+            f"Another admin wrote {'versions' if len(outcome.merged) > 1 else 'version'} {versions} at the same time; "
+            "your change was re-applied on top, "
             "their entries are kept."
         )
+
+
+def _missing(parameter: str, aws: Aws, *, create_hint: bool) -> str:
+    """The refusal for a parameter that does not exist: a mistyped --parameter (or the wrong --region)
+    would otherwise create a parameter the bot never reads, report success, and change nothing."""
+    hint = ", or pass --create to create it" if create_hint else ""
+    return (
+        f"{parameter} does not exist in {aws.region}. The bot reads the parameter named by "
+        f"{config.EXEMPTIONS_PARAMETER} (default {config.DEFAULT_EXEMPTIONS_PARAMETER}): check --parameter and "
+        f"--region{hint}. Nothing was changed."
+    )
 
 
 def add_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
     """Read, add, validate, size-check, write, repair a racing write."""
     entry = entry_from_args(args, datetime.now(UTC))
     store = ExemptionsStore(aws.client("ssm"), parameter)
-    outcome = store.update(add(entry, replace=args.replace))
+    missing = None if args.create else _missing(parameter, aws, create_hint=True)
+    outcome = store.update(add(entry, replace=args.replace), missing=missing)
     selector = next(s for s in exemptions.SELECTORS if s in entry)
     _written(outcome, parameter, f"exempted {selector} {entry[selector]}")
     return Exit.OK
@@ -170,6 +188,7 @@ def remove_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
     """Read, remove the entry for one selector, write, repair a racing write."""
     selector = next(s for s in exemptions.SELECTORS if getattr(args, s) is not None)
     value = getattr(args, selector)
-    outcome = ExemptionsStore(aws.client("ssm"), parameter).update(remove(selector, value))
+    store = ExemptionsStore(aws.client("ssm"), parameter)
+    outcome = store.update(remove(selector, value), missing=_missing(parameter, aws, create_hint=False))
     _written(outcome, parameter, f"removed the exemption for {selector} {value}")
     return Exit.OK

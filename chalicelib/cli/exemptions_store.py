@@ -181,9 +181,15 @@ class ExemptionsStore:
                 "Fix it first (mfa-enforcer exemptions validate FILE helps)."
             ) from None
 
-    def update(self, change: Change) -> Outcome:
-        """Apply `change` to the latest document and write it, repairing any write that raced ours."""
+    def update(self, change: Change, *, missing: str | None = None) -> Outcome:
+        """Apply `change` to the latest document and write it, repairing any write that raced ours.
+
+        `missing`, when given, is the refusal for a parameter that does not exist yet (nothing is
+        written); without it the first write creates the parameter.
+        """
         first = self.read()
+        if missing is not None and not first.exists:
+            raise CliError(missing)
         stored = self.stored() if first.exists else Stored()
         self._texts = {0: None, first.version: first.text}
         state = _Attempt(working=_entries(self.load(first)), through=first.version)
@@ -303,7 +309,8 @@ class ExemptionsStore:
             return CliError(f"{self.name} kept changing during {self._attempts} attempts; nothing was written")
         return CliError(
             f"{self.name} kept changing during {self._attempts} attempts; version {state.own[-1]} (yours) may lack "
-            f"the changes other admins made in version(s) {', '.join(map(str, state.unwritten))}: "
+            f"the changes other admins made in {'versions' if len(state.unwritten) > 1 else 'version'} "
+            f"{', '.join(map(str, state.unwritten))}: "
             "check with `mfa-enforcer exemptions list`"
         )
 

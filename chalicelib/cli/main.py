@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -22,12 +23,14 @@ from botocore.exceptions import (
 
 from chalicelib.cli import session
 from chalicelib.cli.errors import CliError, Exit
+from chalicelib.core import config
 
 PROG = "mfa-enforcer"
 EPILOG = (
     "exit codes: 0 ok/clean, 1 findings (users without MFA remain, invalid document), 2 error, "
     "3 not confirmed (nothing changed), 130 interrupted"
 )
+FORMATS = ("table", "json")
 Handler = Callable[[argparse.Namespace, session.Connect], int]
 
 
@@ -61,6 +64,25 @@ def _policy_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    """--format for what a command prints; --output, where a command has it, is always a file."""
+    parser.add_argument("--format", choices=FORMATS, default="table", help="table (default) or json, on stdout")
+    parser.add_argument("--output", action=_FileOnlyOutput, help=argparse.SUPPRESS)
+
+
+class _FileOnlyOutput(argparse.Action):
+    """`--output json` from before the options were unified: say what to type instead of a bare usage error."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        parser.error("--output names a file (mfa-enforcer report --output FILE); for table or json use --format")
+
+
 def _selector_options(parser: argparse.ArgumentParser) -> None:
     chosen = parser.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--user", help="an IAM user name")
@@ -79,7 +101,7 @@ def _scan(args: argparse.Namespace, connect: session.Connect) -> int:
         _connect(args, connect),
         enforce=args.enforce,
         yes=args.yes,
-        output=args.output,
+        fmt=args.format,
         quarantine_policy_arn=args.quarantine_policy_arn,
         parameter=args.parameter,
         verbose=args.verbose,
@@ -89,10 +111,13 @@ def _scan(args: argparse.Namespace, connect: session.Connect) -> int:
 def _validate(args: argparse.Namespace, connect: session.Connect) -> int:
     from chalicelib.cli import exemptions_cmd
 
-    return exemptions_cmd.validate(args.file, output=args.output)
+    return exemptions_cmd.validate(args.file, fmt=args.format)
 
 
 def _parameter(args: argparse.Namespace) -> str:
+    """The exemptions parameter: --parameter, else the variable, else the default; its shape checked first."""
+    if args.parameter is not None and (problem := config.parameter_name_problem(args.parameter)):
+        raise CliError(f"--parameter {args.parameter!r} is not an SSM parameter name: {problem}")
     return session.settings(os.environ, exemptions_parameter=args.parameter).exemptions_parameter
 
 
@@ -100,7 +125,7 @@ def _list(args: argparse.Namespace, connect: session.Connect) -> int:
     from chalicelib.cli import exemptions_cmd
 
     parameter = _parameter(args)
-    return exemptions_cmd.list_entries(_connect(args, connect), parameter, output=args.output)
+    return exemptions_cmd.list_entries(_connect(args, connect), parameter, fmt=args.format)
 
 
 def _add(args: argparse.Namespace, connect: session.Connect) -> int:
@@ -150,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--enforce", action="store_true", help="quarantine and release for real (asks first)")
     scan.add_argument("--yes", "-y", action="store_true", help="do not ask before --enforce writes")
-    scan.add_argument("--output", choices=("table", "json"), default="table", help="table (default) or json")
+    _format_option(scan)
     _policy_option(scan)
     _parameter_option(scan)
     scan.set_defaults(handler=_scan)
@@ -162,13 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", parents=[common], help="check a document file with the bot's own validator", epilog=EPILOG
     )
     validate.add_argument("file", help="JSON file, or - for stdin")
-    validate.add_argument("--output", choices=("text", "json"), default="text")
+    _format_option(validate)
     validate.set_defaults(handler=_validate)
 
     listing = ex_commands.add_parser(
         "list", parents=[common], help="active, expiring (7 days) and expired entries", epilog=EPILOG
     )
-    listing.add_argument("--output", choices=("table", "json"), default="table")
+    _format_option(listing)
     _parameter_option(listing)
     listing.set_defaults(handler=_list)
 
@@ -178,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--expires", help="YYYY-MM-DD (through the end of that day, UTC) or an ISO 8601 datetime")
     add.add_argument("--approved-by", help="who approved the exception")
     add.add_argument("--replace", action="store_true", help="replace an existing entry for the same user/path/group")
+    add.add_argument(
+        "--create", action="store_true", help="create the parameter if it does not exist (otherwise that is an error)"
+    )
     _parameter_option(add)
     add.set_defaults(handler=_add)
 
@@ -195,8 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     release.set_defaults(handler=_release)
 
     report = commands.add_parser("report", parents=[common], help="audit evidence as CSV, JSON or a single HTML file")
-    report.add_argument("--format", choices=("csv", "json", "html"), default="html")
-    report.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    report.add_argument("--format", choices=("csv", "json", "html"), default="html", help="html (default), csv or json")
+    report.add_argument(
+        "--output", "-o", metavar="FILE", help="write to FILE; - for stdout (without it, stdout unless a terminal)"
+    )
     _policy_option(report)
     _parameter_option(report)
     report.set_defaults(handler=_report)

@@ -98,12 +98,17 @@ def scan_rows(result: RunResult) -> list[tuple[str, str, str, str, str]]:
 
 
 def scan_document(result: RunResult) -> dict[str, object]:
-    """`--output json`: the Lambda's summary, every finding, and the verdict the exit code encodes."""
+    """`--format json`: the Lambda's summary, every finding, and the verdict the exit code encodes."""
     document = result.summary()
     document["findings"] = [f.as_dict() for f in ordered_findings(result.findings)]
     document["users_without_mfa"] = users_without_mfa(result)
     document["exit_code"] = int(scan_exit(result))
     return document
+
+
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """`1 entry`, `2 entries`, `0 users`: a number with its noun in the right form."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
 def scan_headline(result: RunResult) -> str:
@@ -114,7 +119,8 @@ def scan_headline(result: RunResult) -> str:
         return f"Errors during the scan ({', '.join(errors)}): the result is incomplete."
     remaining = users_without_mfa(result)
     if remaining:
-        return f"{len(remaining)} user(s) without MFA remain: {', '.join(remaining)}."
+        verb = "remains" if len(remaining) == 1 else "remain"
+        return f"{count(len(remaining), 'user')} without MFA {verb}: {', '.join(remaining)}."
     return "Clean: every console user has MFA or an active exemption."
 
 
@@ -158,7 +164,7 @@ def exemption_row(entry: Exemption) -> tuple[str, str, str, str, str]:
 def exemptions_listing(
     document: Exemptions, *, parameter: str, version: int | None, now: datetime
 ) -> dict[str, object]:
-    """`exemptions list --output json`."""
+    """`exemptions list --format json`."""
     listing: dict[str, object] = {"parameter": parameter, "version": version, "checked_at": iso(now)}
     for key, entries in exemption_sections(document, now):
         listing[key] = [exemption_entry(e) for e in entries]

@@ -126,7 +126,17 @@ def gather(aws: Aws, settings: Settings, *, now: datetime | None = None) -> evid
 
 
 def run(aws: Aws, settings: Settings, *, fmt: str, output: str | None) -> int:
-    """Write the report to --output (atomically enough: only after everything was gathered) or stdout."""
+    """Write the report to --output (only after everything was gathered), or to a redirected stdout.
+
+    The report is a file for an auditor (HTML by default), never something to read in a terminal:
+    without --output, a stdout that is a terminal is refused before any AWS call; `--output -`
+    insists on stdout.
+    """
+    if output is None and sys.stdout.isatty():
+        raise CliError(
+            f"the report is a {fmt.upper()} file: pass --output FILE (for example --output evidence.{fmt}), "
+            "or redirect stdout. Nothing was read."
+        )
     text = RENDERERS[fmt](gather(aws, settings))
     if output is None or output == "-":
         sys.stdout.write(text)

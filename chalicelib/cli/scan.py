@@ -122,7 +122,7 @@ def run(
     *,
     enforce: bool,
     yes: bool,
-    output: str,
+    fmt: str,
     quarantine_policy_arn: str | None,
     parameter: str | None,
     verbose: bool,
@@ -136,11 +136,11 @@ def run(
                 f"{config.QUARANTINE_POLICY_ARN}. Nothing was changed."
             )
         settings = dataclasses.replace(settings, mode=Mode.ENFORCE)
-    show_progress = output != "json"
+    show_progress = fmt != "json"
     if enforce and not yes:
         _confirm_enforce(aws, settings, show_progress=show_progress, verbose=verbose)
     result = scan_once(aws, settings, show_progress=show_progress, verbose=verbose)
-    if output == "json":
+    if fmt == "json":
         print(json.dumps(render.scan_document(result), indent=2))
     else:
         _print_table(result, settings)

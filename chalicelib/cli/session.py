@@ -118,7 +118,7 @@ def lambda_telemetry(verbose: bool) -> Iterator[None]:
     """Keep the core's Lambda telemetry off the CLI's stdout while it runs.
 
     The core logs JSON through Powertools (a handler bound to stdout) and prints EMF metrics with
-    print(); in a terminal both are noise, and they would corrupt `--output json`. With --verbose
+    print(); in a terminal both are noise, and they would corrupt `--format json`. With --verbose
     the logs go to stderr; otherwise only errors do, and metrics are dropped. Restored on exit,
     because the logger is shared with everything else in the process (tests included).
     """

@@ -1,6 +1,6 @@
 """Talking to the person at the terminal: rich consoles, a progress display, and confirmations.
 
-rich is imported here and only when a command draws something, so `--output json`, the CSV and
+rich is imported here and only when a command draws something, so `--format json`, the CSV and
 HTML reports, and the Lambdas never need it. Tables go to stdout; progress, prompts and notes go
 to stderr, so piping stdout stays clean.
 """
@@ -26,7 +26,7 @@ def _rich_console(*, stderr: bool) -> Console:
         from rich.console import Console
     except ImportError:  # pragma: no cover - depends on the installation, not on the code
         raise CliError(
-            "tables need the 'rich' package: pip install 'mfa-enforcer[cli]' (or use --output json)"
+            "tables need the 'rich' package: pip install 'mfa-enforcer[cli]' (or use --format json)"
         ) from None
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal and not os.environ.get("COLUMNS"):

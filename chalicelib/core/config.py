@@ -28,6 +28,8 @@ _PARTITION = r"aws(?:-cn|-us-gov|-iso|-iso-b)?"
 _POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{{1,128}}$")
 _TOPIC_ARN = re.compile(rf"^arn:{_PARTITION}:sns:[a-z0-9-]+:\d{{12}}:[\w-]{{1,256}}(?:\.fifo)?$")
 _PARAMETER_NAME = re.compile(r"^(?:/[\w.-]+)+$|^[\w.-]+$")
+MAX_PARAMETER_NAME = 1011
+MAX_PARAMETER_LEVELS = 15
 
 
 class ConfigurationError(ValueError):
@@ -59,6 +61,23 @@ class Settings:
         return self.quarantine_policy_arn.split(":")[4]
 
 
+def parameter_name_problem(name: str) -> str | None:
+    """Why `name` cannot be an SSM parameter name (SSM's rules), or None when it can.
+
+    Letters, digits, `_`, `.`, `-`; a hierarchy starts with `/` and has at most 15 levels; at most
+    1011 characters; nothing that starts with `aws` or `ssm` (reserved by AWS, in any letter case).
+    """
+    if not name.isascii() or not _PARAMETER_NAME.match(name):
+        return "use letters, digits, _ . - and / between levels, with a leading / for a hierarchy"
+    if len(name) > MAX_PARAMETER_NAME:
+        return f"longer than {MAX_PARAMETER_NAME} characters"
+    if name.count("/") > MAX_PARAMETER_LEVELS:
+        return f"more than {MAX_PARAMETER_LEVELS} levels"
+    if name.lstrip("/").lower().startswith(("aws", "ssm")):
+        return "names that start with aws or ssm are reserved by AWS"
+    return None
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Build Settings from environment variables, refusing any value that is not exactly valid.
 
@@ -82,16 +101,18 @@ def from_env(env: Mapping[str, str]) -> Settings:
         raise ConfigurationError(f"{QUARANTINE_POLICY_ARN} is required when {MODE} is 'enforce'")
 
     parameter = value(EXEMPTIONS_PARAMETER) or DEFAULT_EXEMPTIONS_PARAMETER
-    if not _PARAMETER_NAME.match(parameter):
-        raise ConfigurationError(f"{EXEMPTIONS_PARAMETER} is not an SSM parameter name: {parameter!r}")
+    if problem := parameter_name_problem(parameter):
+        raise ConfigurationError(f"{EXEMPTIONS_PARAMETER} is not an SSM parameter name: {parameter!r} ({problem})")
 
     topic_arn = value(SNS_TOPIC_ARN)
     if topic_arn is not None and not _TOPIC_ARN.match(topic_arn):
         raise ConfigurationError(f"{SNS_TOPIC_ARN} is not an SNS topic ARN: {topic_arn!r}")
 
     webhook_parameter = value(SLACK_WEBHOOK_PARAMETER)
-    if webhook_parameter is not None and not _PARAMETER_NAME.match(webhook_parameter):
-        raise ConfigurationError(f"{SLACK_WEBHOOK_PARAMETER} is not an SSM parameter name: {webhook_parameter!r}")
+    if webhook_parameter is not None and (problem := parameter_name_problem(webhook_parameter)):
+        raise ConfigurationError(
+            f"{SLACK_WEBHOOK_PARAMETER} is not an SSM parameter name: {webhook_parameter!r} ({problem})"
+        )
 
     hub_raw = (value(SECURITY_HUB) or "off").lower()
     if hub_raw not in ("on", "off"):

@@ -138,9 +138,17 @@ class Exemptions:
 
 
 def loads(text: str | None) -> Exemptions:
-    """Parse and validate the parameter value; None or blank means no exemptions."""
-    if text is None or not text.strip():
+    """Parse and validate the parameter value; None (no parameter) means no exemptions.
+
+    A value that is empty or blank is invalid, not "no exemptions": a parameter that exists but holds
+    nothing is a broken write or a wiped document, and reading it as "exempt nobody" would quarantine
+    every break-glass and vendor account at once. The run treats it like any invalid document (fail
+    safe: a critical config-error, no quarantine on a document it cannot trust).
+    """
+    if text is None:
         return Exemptions()
+    if not text.strip():
+        raise ExemptionsError([Problem("$", 'is empty: an empty list is {"version": 1, "exemptions": []}')])
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

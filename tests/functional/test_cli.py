@@ -90,7 +90,7 @@ def test_scan_reports_without_writing_and_exits_1(run: Any, iam: Any, quarantine
     code, out, _ = run("scan", "--quarantine-policy-arn", quarantine_arn)
     assert code == 1
     assert "would-quarantine" in out
-    assert "1 user(s) without MFA remain: bob." in out
+    assert "1 user without MFA remains: bob." in out
     assert ms.quarantined_users(iam) == set()
     assert ms.user_tags(iam, "bob") == {}
 
@@ -105,7 +105,7 @@ def test_scan_of_a_clean_account_exits_0(run: Any, iam: Any, ssm: Any, quarantin
 
 def test_scan_json_is_pure_json_on_stdout(run: Any, iam: Any, quarantine_arn: str) -> None:
     seed(iam, ms.UserSpec("bob"), ms.UserSpec("carol", age=timedelta(hours=1)))
-    code, out, _ = run("scan", "--output", "json", "--quarantine-policy-arn", quarantine_arn, "--verbose")
+    code, out, _ = run("scan", "--format", "json", "--quarantine-policy-arn", quarantine_arn, "--verbose")
     document = json.loads(out)  # no Powertools log line or EMF blob mixed in, even with --verbose
     assert code == 1
     assert document["exit_code"] == 1
@@ -154,7 +154,7 @@ def test_enforce_yes_needs_no_terminal_and_reads_the_arn_from_the_environment(
 ) -> None:
     seed(iam, ms.UserSpec("bob"))
     monkeypatch.setenv("MFA_ENFORCER_QUARANTINE_POLICY_ARN", quarantine_arn)
-    code, _, _ = run("scan", "--enforce", "--yes", "--output", "json")
+    code, _, _ = run("scan", "--enforce", "--yes", "--format", "json")
     assert code == 1
     assert ms.quarantined_users(iam) == {"bob"}
 
@@ -210,10 +210,10 @@ def test_validate_names_every_problem_with_its_entry(run: Any, tmp_path: Path) -
     code, out, err = run("exemptions", "validate", str(path))
     assert code == 1
     lines = out.strip().splitlines()
-    assert [line.split(": ")[1] for line in lines] == ["entry 1", "entry 2", "entry 2"]
-    assert "exemptions[2].expires" in out and "exemptions[2].reason" in out
-    assert "3 problem(s)" in err
-    code, out, _ = run("exemptions", "validate", str(path), "--output", "json")
+    assert [line.split(": ")[1] for line in lines] == ["exemptions[1]", "exemptions[2].reason", "exemptions[2].expires"]
+    assert all(line.count("exemptions[") == 1 for line in lines), "each line names its entry once"
+    assert "3 problems." in err
+    code, out, _ = run("exemptions", "validate", str(path), "--format", "json")
     assert code == 1
     assert [p["index"] for p in json.loads(out)["problems"]] == [1, 2, 2]
 
@@ -223,7 +223,7 @@ def test_validate_reports_broken_json_and_missing_files(run: Any, tmp_path: Path
     broken.write_text('{"version": 1, "exemptions": [}')
     code, out, _ = run("exemptions", "validate", str(broken))
     assert code == 1
-    assert "document: $: not valid JSON" in out
+    assert f"{broken}: $: not valid JSON" in out
     code, out, err = run("exemptions", "validate", str(tmp_path / "absent.json"))
     assert (code, out) == (2, "")
     assert "absent.json: no such file" in err
@@ -245,7 +245,7 @@ def test_list_groups_active_expiring_expired(run: Any, ssm: Any) -> None:
     assert out.index("Active (1)") < out.index("break-glass")
     assert out.index("Expiring within 7 days (1)") < out.index("group vendors")
     assert out.index("Expired (no longer applied) (1)") < out.index("user gone")
-    code, out, _ = run("exemptions", "list", "--output", "json")
+    code, out, _ = run("exemptions", "list", "--format", "json")
     listing = json.loads(out)
     assert [[e["value"] for e in listing[k]] for k in ("active", "expiring", "expired")] == [
         ["break-glass"],
@@ -269,8 +269,9 @@ def test_list_of_a_missing_or_invalid_parameter(run: Any, ssm: Any) -> None:
 
 def test_add_creates_the_parameter_with_a_document_the_lambda_accepts(run: Any, ssm: Any) -> None:
     code, _, err = run(
-        "exemptions", "add", "--user", "bob", "--reason", "on leave", "--expires", soon(30), "--approved-by", "secops"
-    )
+        "exemptions", "add", "--user", "bob", "--reason", "on leave", "--expires", soon(30), "--approved-by", "secops",
+        "--create",
+    )  # fmt: skip
     assert code == 0
     assert f"{PARAMETER} version 0 -> 1" in err
     version, entries = stored(ssm)
@@ -348,7 +349,7 @@ def test_an_identity_center_user_is_added_listed_and_removed_like_any_entry(run:
             {"identity_center_user": "alice@example.com", "reason": "kiosk"},
         ],
     )
-    code, out, _ = run("exemptions", "list", "--output", "json")
+    code, out, _ = run("exemptions", "list", "--format", "json")
     assert code == 0
     assert "identity_center_user" in {entry["selector"] for entry in json.loads(out)["active"]}
     code, _, err = run("exemptions", "add", "--identity-center-user", "bad\tname", "--reason", "r")
@@ -454,7 +455,7 @@ def test_two_admins_adding_at_once_both_entries_survive(run: Any, ssm: Any) -> N
         ["user break-glass", "user bob", "user alice"],
     ]
     assert version == 4
-    assert "Another admin wrote version(s) 2 at the same time" in err
+    assert "Another admin wrote version 2 at the same time" in err
 
 
 def test_an_edit_seen_before_writing_is_merged_without_any_overwrite(run: Any, ssm: Any) -> None:
@@ -533,11 +534,12 @@ def test_a_third_admin_building_on_an_overwrite_loses_nothing(run: Any, ssm: Any
 
 def test_two_admins_creating_the_parameter_at_once(run: Any, ssm: Any) -> None:
     def admin_b() -> None:
-        assert main(["exemptions", "add", "--user", "bob", "--reason", "B"]) == 0
+        assert main(["exemptions", "add", "--user", "bob", "--reason", "B", "--create"]) == 0
 
     code, _, _ = run(
-        "exemptions", "add", "--user", "alice", "--reason", "A", connect=racing(admin_b, "before-call.ssm.PutParameter")
-    )
+        "exemptions", "add", "--user", "alice", "--reason", "A", "--create",
+        connect=racing(admin_b, "before-call.ssm.PutParameter"),
+    )  # fmt: skip
     assert code == 0
     assert history(ssm) == [["user bob"], ["user bob", "user alice"]]  # A's create failed, nothing overwritten
 
@@ -559,7 +561,7 @@ def test_an_edit_that_never_settles_gives_up_and_says_what_may_be_missing(run: A
     assert code == 2
     assert others == [0] * 6
     assert "kept changing during 6 attempts" in err
-    assert "version 13 (yours) may lack the changes other admins made in version(s) 12:" in err
+    assert "version 13 (yours) may lack the changes other admins made in version 12:" in err
     assert "Traceback" not in err
     version, entries = stored(ssm)
     assert version == 13
@@ -767,6 +769,125 @@ def test_unexpected_failures_say_so_and_debug_shows_the_traceback(run: Any) -> N
         main(["exemptions", "list", "--debug"], connect=broken)
 
 
+# --- one vocabulary: --format for what is printed, --output for files ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("scan",), ("exemptions", "list"), ("exemptions", "validate", "-")],
+)
+def test_output_is_never_a_format(run: Any, command: tuple[str, ...]) -> None:
+    code, out, err = run(*command, "--output", "json")
+    assert (code, out) == (2, "")
+    assert "--output names a file (mfa-enforcer report --output FILE); for table or json use --format" in err
+
+
+def test_every_printing_command_takes_format_table_or_json(run: Any, ssm: Any, quarantine_arn: str) -> None:
+    put_document(ssm, {"user": "break-glass", "reason": "safe"})
+    for command in (("scan", "--quarantine-policy-arn", quarantine_arn), ("exemptions", "list")):
+        code, out, _ = run(*command, "--format", "json")
+        assert code in (0, 1)
+        json.loads(out)
+        code, _, err = run(*command, "--format", "text")
+        assert code == 2 and "invalid choice: 'text'" in err
+
+
+class _Terminal(io.StringIO):
+    """A stdout that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_report_refuses_to_fill_a_terminal(run: Any, monkeypatch: pytest.MonkeyPatch, quarantine_arn: str) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    calls: list[str] = []
+
+    def counting(options: session.AwsOptions) -> session.Aws:
+        aws = session.connect(options)
+        aws.session.events.register("before-call", lambda model, **_: calls.append(model.name))
+        return aws
+
+    code = main(["report", "--quarantine-policy-arn", quarantine_arn], connect=counting)
+    assert code == 2
+    assert terminal.getvalue() == ""
+    assert calls == [], "nothing is read before refusing"
+
+
+def test_report_goes_to_a_redirected_stdout_or_to_a_file(
+    run: Any, iam: Any, quarantine_arn: str, tmp_path: Path
+) -> None:
+    seed(iam, ms.UserSpec("bob"))
+    code, out, _ = run("report", "--format", "csv", "--quarantine-policy-arn", quarantine_arn)
+    assert code == 0 and out.startswith("account_id,generated_at,")
+    target = tmp_path / "evidence.html"
+    code, out, err = run("report", "--output", str(target), "--quarantine-policy-arn", quarantine_arn)
+    assert (code, out) == (0, "")
+    assert target.read_text().startswith("<!doctype html>") and f"wrote html report to {target}" in err
+
+
+# --- exemptions: the parameter must exist, the name must be one SSM accepts -------------------------
+
+
+def test_add_refuses_a_parameter_that_does_not_exist_unless_create(run: Any, ssm: Any) -> None:
+    code, _, err = run("exemptions", "add", "--parameter", "/no/such", "--user", "dave", "--reason", "r")
+    assert code == 2
+    assert "/no/such does not exist in us-east-1" in err and "pass --create" in err
+    assert ssm.describe_parameters()["Parameters"] == []
+    code, _, _ = run("exemptions", "add", "--parameter", "/no/such", "--user", "dave", "--reason", "r", "--create")
+    assert code == 0
+    assert json.loads(ssm.get_parameter(Name="/no/such")["Parameter"]["Value"])["exemptions"][0]["user"] == "dave"
+
+
+def test_remove_refuses_a_parameter_that_does_not_exist(run: Any, ssm: Any) -> None:
+    code, _, err = run("exemptions", "remove", "--parameter", "/no/such", "--user", "dave")
+    assert code == 2
+    assert "/no/such does not exist" in err and "--create" not in err
+    assert ssm.describe_parameters()["Parameters"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("/aws/mine", "reserved by AWS"),
+        ("ssm-exemptions", "reserved by AWS"),
+        ("/" + "/".join("l" for _ in range(16)), "more than 15 levels"),
+        ("/" + "x" * 1011, "longer than 1011 characters"),
+        ("/trailing/", "use letters, digits"),
+        ("/ünïcode", "use letters, digits"),
+    ],
+)
+def test_parameter_names_ssm_would_refuse_are_refused_first(run: Any, ssm: Any, name: str, problem: str) -> None:
+    for command in (("add", "--user", "dave", "--reason", "r", "--create"), ("remove", "--user", "dave")):
+        code, _, err = run("exemptions", *command, "--parameter", name)
+        assert code == 2
+        assert f"--parameter {name!r} is not an SSM parameter name: " in err and problem in err
+    assert ssm.describe_parameters()["Parameters"] == []
+
+
+# --- counts and problem lines -----------------------------------------------------------------------
+
+
+def test_an_empty_file_is_invalid(run: Any, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("\n")
+    code, out, err = run("exemptions", "validate", str(empty))
+    assert code == 1
+    assert out == f'{empty}: $: is empty: an empty list is {{"version": 1, "exemptions": []}}\n'
+    assert "1 problem." in err
+
+
+def test_counts_read_one_entry_and_two_entries(run: Any, ssm: Any, tmp_path: Path) -> None:
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"version": 1, "exemptions": [{"user": "a", "reason": "r"}]}))
+    assert "valid, 1 entry (1 active," in run("exemptions", "validate", str(one))[1]
+    put_document(ssm, {"user": "a", "reason": "r"}, {"user": "b", "reason": "r"})
+    assert f"{PARAMETER}, version 1: 2 entries" in run("exemptions", "list")[1]
+    put_document(ssm, {"user": "a", "reason": "r"})
+    assert f"{PARAMETER}, version 2: 1 entry" in run("exemptions", "list")[1]
+
+
 # --- installed entry points, moto in server mode ----------------------------------------------------------
 
 
@@ -827,9 +948,9 @@ def test_python_dash_m_against_moto_server(moto_server: str) -> None:
             check=False,
         )
 
-    added = cli("exemptions", "add", "--user", "carol", "--reason", "vendor")
+    added = cli("exemptions", "add", "--user", "carol", "--reason", "vendor", "--create")
     assert added.returncode == 0, added.stderr
-    scanned = cli("scan", "--enforce", "--yes", "--output", "json", "--quarantine-policy-arn", arn)
+    scanned = cli("scan", "--enforce", "--yes", "--format", "json", "--quarantine-policy-arn", arn)
     assert scanned.returncode == 1, scanned.stderr
     assert json.loads(scanned.stdout)["users_without_mfa"] == ["bob"]
     assert ms.quarantined_users(iam, arn) == {"bob"}

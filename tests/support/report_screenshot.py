@@ -95,7 +95,7 @@ def seed_and_render(html_path: Path) -> int:
         ssm.put_parameter(Name="/mfa-enforcer/exemptions", Type="String", Value=document)
         common = ["--region", "us-east-1", "--quarantine-policy-arn", arn]
         with contextlib.redirect_stdout(io.StringIO()):  # the scan's JSON is not what this script shows
-            main(["scan", "--enforce", "--yes", "--output", "json", *common])
+            main(["scan", "--enforce", "--yes", "--format", "json", *common])
         with ms.serve_report(patch, with_root=ms.root_row(mfa=True)):
             return main(["report", "--format", "html", "--output", str(html_path), *common])
 

@@ -127,7 +127,7 @@ def test_scan_rows_name_account_level_findings_and_errors() -> None:
 
 
 def test_headline_says_who_remains() -> None:
-    assert render.scan_headline(result(finding(FindingType.PENDING, "cy"))) == "1 user(s) without MFA remain: cy."
+    assert render.scan_headline(result(finding(FindingType.PENDING, "cy"))) == "1 user without MFA remains: cy."
     assert render.scan_headline(result()).startswith("Clean")
 
 

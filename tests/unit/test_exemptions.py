@@ -40,9 +40,21 @@ def test_there_are_at_least_ten_invalid_cases() -> None:
     assert len(INVALID) >= 10
 
 
-@pytest.mark.parametrize("text", [None, "", "   "])
-def test_blank_parameter_means_no_exemptions(text: str | None) -> None:
-    assert exemptions.loads(text).entries == ()
+def test_a_missing_parameter_means_no_exemptions() -> None:
+    assert exemptions.loads(None).entries == ()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n", "\t\r\n"])
+def test_an_empty_value_is_invalid_not_an_empty_list(text: str) -> None:
+    """A parameter that exists but holds nothing is a broken write: reading it as "exempt nobody" would
+    quarantine every break-glass and vendor account at once. It is invalid, so the run fails safe."""
+    with pytest.raises(exemptions.ExemptionsError) as raised:
+        exemptions.loads(text)
+    assert [str(p) for p in raised.value.problems] == ['$: is empty: an empty list is {"version": 1, "exemptions": []}']
+
+
+def test_the_empty_list_is_a_valid_document() -> None:
+    assert exemptions.loads('{"version": 1, "exemptions": []}').entries == ()
 
 
 def test_date_expiry_lasts_through_that_day_utc() -> None:
