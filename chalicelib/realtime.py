@@ -27,19 +27,29 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import observability, service
+from chalicelib import observability, service, tell_owners
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
 from chalicelib.adapters.iam_gateway import QuarantineSnapshot, UserNotFoundError
 from chalicelib.adapters.parameters import CACHE_SECONDS, ParameterStore, ParameterUnavailableError
 from chalicelib.core import decide, events, exemptions
-from chalicelib.core.model import QUARANTINE_GROUP, ROOT_USER, Action, Finding, FindingType, RunResult, Trigger, Write
+from chalicelib.core.model import (
+    QUARANTINE_GROUP,
+    ROOT_USER,
+    Action,
+    Finding,
+    FindingType,
+    NoticeTally,
+    RunResult,
+    Trigger,
+    Write,
+)
 
 logger = observability.logger
 
@@ -147,6 +157,7 @@ class _Gathered:
     document: exemptions.Exemptions | None
     problem: str | None
     groups: frozenset[str] | None  # None: not read (no active group exemption needed it)
+    tags: Mapping[str, str] = field(default_factory=dict)  # the user's tags, read by GetUser
 
 
 def _check(run: _Run, verdict: decide.CheckUser, account: str) -> EventOutcome:
@@ -215,14 +226,14 @@ def _gather(run: _Run, user: str, *, stop_if_mfa: bool, grace: bool) -> _Gathere
         quarantined=record.quarantined,
     )
     if mfa:  # MFA decides alone: release if the bot's tag is there, else nothing
-        return _Gathered(facts, None, None, None)
+        return _Gathered(facts, None, None, None, record.tags)
     document, groups, problem = _exemptions(run, user)
     facts = replace(facts, groups=groups or frozenset())
     if grace and decide.needs_login_profile(facts, document, run.now):
         created = iam.login_profile_created(user)
         start = record.created if created is None else max(record.created, created)
         facts = replace(facts, console=created is not None, grace_start=start)
-    return _Gathered(facts, document, problem, groups)
+    return _Gathered(facts, document, problem, groups, record.tags)
 
 
 def _identity_center(run: _Run, sign_in: events.IdentityCenterSignIn, account: str) -> EventOutcome:
@@ -293,15 +304,25 @@ def _apply(
     account: str,
     restore: decide.Restore | None = None,
 ) -> EventOutcome:
-    """Carry out the decision's one write (if any) and report what it became."""
+    """Carry out the decision's one write (if any), tell the user's owner, and report what it became."""
     findings = list(found)
     if gathered.problem is not None:
         findings.insert(0, decide.config_error(gathered.problem, run.now, run.trigger))
-    if write is None:
-        return run.finish(findings, account=account)
-    final, wrote = _write(run, gathered, write, restore)
-    kept = [f for f in (final if f is write.finding else f for f in findings) if f is not None]
-    return run.finish(kept, writes=wrote, account=account)
+    wrote = 0
+    if write is not None:
+        final, wrote = _write(run, gathered, write, restore)
+        findings = [f for f in (final if f is write.finding else f for f in findings) if f is not None]
+    ports = run.ports
+    told = tell_owners.tell(
+        ports.owners,
+        ports.iam,
+        ports.settings,
+        findings,
+        run.now,
+        run.trigger,
+        known_tags={gathered.facts.user: gathered.tags},
+    )
+    return run.finish([*findings, *told.findings], writes=wrote, account=account, owner_notices=told.tally)
 
 
 def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore | None) -> tuple[Finding | None, int]:
@@ -349,7 +370,14 @@ class _Run:
         self.event_id: str | None = None
         self.user: str | None = None
 
-    def finish(self, findings: Sequence[Finding], *, writes: int = 0, account: str | None = None) -> EventOutcome:
+    def finish(
+        self,
+        findings: Sequence[Finding],
+        *,
+        writes: int = 0,
+        account: str | None = None,
+        owner_notices: NoticeTally | None = None,
+    ) -> EventOutcome:
         """Log each finding, count them, notify on transitions (like the scan's `_finish`)."""
         duration = int((time.monotonic() - self.started) * 1000)
         result = RunResult(
@@ -360,6 +388,7 @@ class _Run:
             writes=writes,
             duration_ms=duration,
             account_id=account or self.ports.settings.account_id,
+            owner_notices=owner_notices,
         )
         if not result.findings:
             logger.info("event handled: nothing to report", extra=self._meta())

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import observability
+from chalicelib import observability, tell_owners
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
 from chalicelib.adapters.iam_gateway import (
     GroupNotFoundError,
@@ -61,6 +61,7 @@ class Ports:
     parameters: ParameterStore
     notifier: Notifier = field(default_factory=NullNotifier)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    owners: tell_owners.Owners | None = None  # None: owner notices are not configured
 
 
 class TimeBudget:
@@ -113,14 +114,19 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         findings.insert(0, decide.config_error(problem, now, Trigger.SCHEDULED_SCAN))
 
     outcome = execute(ports, plan, snapshot, now, budget)
+    final = outcome.apply(findings)
+    told = tell_owners.tell(
+        ports.owners, ports.iam, settings, final, now, Trigger.SCHEDULED_SCAN, time_left=lambda: not budget.exhausted()
+    )
     result = RunResult(
         trigger=Trigger.SCHEDULED_SCAN,
         mode=settings.mode,
-        findings=tuple(outcome.apply(findings)),
+        findings=(*final, *told.findings),
         users_scanned=len(report.users),
         writes=outcome.writes,
         left_for_next_run=outcome.left,
         account_id=settings.account_id or _account_of(report),
+        owner_notices=told.tally,
     )
     return _finish(ports, result, started)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import observability
 from chalicelib.adapters.aws_errors import error_text
-from chalicelib.core.model import QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
+from chalicelib.core.model import NOTIFIED_TAG, QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -109,6 +109,8 @@ class IamGateway:
         "iam:GetUser",
         "iam:GetLoginProfile",
         "iam:ListGroupsForUser",
+        # owner notices: the account alias for the message (one call, only in a run that sends one)
+        "iam:ListAccountAliases",
     )
 
     def __init__(
@@ -227,6 +229,7 @@ class IamGateway:
             arn=answer["Arn"],
             created=_utc(answer["CreateDate"]),
             quarantine_tag=tags.get(QUARANTINED_AT_TAG),
+            tags=tags,
         )
 
     def login_profile_created(self, user: str) -> datetime | None:
@@ -266,6 +269,22 @@ class IamGateway:
         `quarantined-at` keeps the original instant.
         """
         return self._contain(user, tag_at=tag_at, via_group=via_group)
+
+    # --- Owner notices ---------------------------------------------------------------------------
+
+    def account_alias(self) -> str | None:
+        """ListAccountAliases: the account's alias (an account has at most one), or None."""
+        aliases = self._iam.list_account_aliases().get("AccountAliases", [])
+        return str(aliases[0]) if aliases else None
+
+    def record_notices(self, user: str, value: str) -> None:
+        """TagUser of `mfa-enforcer:notified` alone: the role may write no other key this way."""
+        try:
+            self._iam.tag_user(UserName=user, Tags=[{"Key": NOTIFIED_TAG, "Value": value}])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
 
     def _contain(self, user: str, *, tag_at: datetime | None, via_group: bool) -> Contained:
         """Tags first (when given: the claim), then the policy, or the group when asked or at the quota.
@@ -338,6 +357,7 @@ class UserRecord:
     arn: str
     created: datetime
     quarantine_tag: str | None
+    tags: dict[str, str] = field(default_factory=dict)  # every tag (the owner's contact, the notice record)
 
     @property
     def quarantined(self) -> bool:

@@ -42,22 +42,21 @@ from slack_sdk.webhook import WebhookClient
 from chalicelib import observability
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
 from chalicelib.adapters.parameters import ParameterStore, ParameterUnavailableError
-from chalicelib.core import messages
+from chalicelib.core import config, messages
 from chalicelib.core.config import Settings
 from chalicelib.core.model import RunResult
 
 logger = observability.logger
 
 FAILURE_METRIC = "NotificationFailures"
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _URL = re.compile(r"(?:https?://|hooks\.slack\.com/)\S+", re.IGNORECASE)
 
 # slack_sdk's WebhookClient logs the full URL (the secret) at DEBUG and INFO, and exception text at
 # ERROR. Its logger is replaced by this one, which never emits; our own log lines say what failed.
-_SDK_LOGGER = logging.getLogger("mfa_enforcer.slack_sdk")
-_SDK_LOGGER.setLevel(logging.CRITICAL + 1)
-_SDK_LOGGER.propagate = False
-_SDK_LOGGER.addHandler(logging.NullHandler())
+SDK_LOGGER = logging.getLogger("mfa_enforcer.slack_sdk")
+SDK_LOGGER.setLevel(logging.CRITICAL + 1)
+SDK_LOGGER.propagate = False
+SDK_LOGGER.addHandler(logging.NullHandler())
 
 
 def _utcnow() -> datetime:
@@ -297,17 +296,14 @@ def webhook_client(url: str, policy: SlackRetryPolicy) -> WebhookClient:
     return WebhookClient(
         url,
         timeout=policy.timeout_s,  # type: ignore[arg-type]  # annotated int; urllib takes float seconds
-        logger=_SDK_LOGGER,
+        logger=SDK_LOGGER,
         retry_handlers=policy.handlers(),
     )
 
 
 def check_webhook_url(url: str, parameter: str) -> None:
     """Only https URLs (plain http to loopback, for local catchers); the message names the parameter, not the value."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+    if config.https_or_loopback(url):
         return
     raise SlackConfigurationError(f"parameter {parameter} does not hold an https:// webhook URL")
 

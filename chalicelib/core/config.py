@@ -7,10 +7,12 @@ Chalice config and the code cannot drift apart without a test noticing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from chalicelib.core.model import Mode
+from chalicelib.core import contacts
+from chalicelib.core.model import BOT_TAG_PREFIX, Mode
 
 MODE = "MFA_ENFORCER_MODE"
 QUARANTINE_POLICY_ARN = "MFA_ENFORCER_QUARANTINE_POLICY_ARN"
@@ -19,10 +21,22 @@ GRACE_HOURS = "MFA_ENFORCER_GRACE_HOURS"
 SNS_TOPIC_ARN = "MFA_ENFORCER_SNS_TOPIC_ARN"
 SLACK_WEBHOOK_PARAMETER = "MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER"
 SECURITY_HUB = "MFA_ENFORCER_SECURITY_HUB"
+OWNER_TAG = "MFA_ENFORCER_OWNER_TAG"
+SES_SENDER = "MFA_ENFORCER_SES_SENDER"
+SES_REGION = "MFA_ENFORCER_SES_REGION"
+SLACK_BOT_TOKEN_PARAMETER = "MFA_ENFORCER_SLACK_BOT_TOKEN_PARAMETER"
+SLACK_API_URL = "MFA_ENFORCER_SLACK_API_URL"
+REMINDER_HOURS = "MFA_ENFORCER_REMINDER_HOURS"
+OWNER_NOTICES_IN_REPORT_MODE = "MFA_ENFORCER_OWNER_NOTICES_IN_REPORT_MODE"
 
 DEFAULT_EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
 DEFAULT_GRACE_HOURS = 24.0
 MAX_GRACE_HOURS = 24.0 * 365
+DEFAULT_OWNER_TAG = "email"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_REMINDER_HOURS = (24.0,)
+MAX_REMINDERS = 6
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 _PARTITION = r"aws(?:-cn|-us-gov|-iso|-iso-b)?"
 _POLICY_ARN = re.compile(rf"^arn:{_PARTITION}:iam::\d{{12}}:policy/(?:[\w+=,.@-]+/)*[\w+=,.@-]{{1,128}}$")
@@ -30,10 +44,34 @@ _TOPIC_ARN = re.compile(rf"^arn:{_PARTITION}:sns:[a-z0-9-]+:\d{{12}}:[\w-]{{1,25
 _PARAMETER_NAME = re.compile(r"^(?:/[\w.-]+)+$|^[\w.-]+$")
 MAX_PARAMETER_NAME = 1011
 MAX_PARAMETER_LEVELS = 15
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+_TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")  # IAM's tag-key characters, ASCII only
 
 
 class ConfigurationError(ValueError):
     """A deploy-time setting is wrong; the message names the variable and never its secret."""
+
+
+@dataclass(frozen=True)
+class OwnerNotices:
+    """How the IAM user's owner is told (design.md part 2, "Owner notices"); nothing configured: not at all.
+
+    A channel is on when its setting is: e-mail with `ses_sender`, Slack direct messages with
+    `slack_bot_token_parameter`. `reminder_hours` is sorted longest first, without repeats.
+    """
+
+    owner_tag: str = DEFAULT_OWNER_TAG
+    ses_sender: str | None = None
+    ses_region: str | None = None  # None: the function's own region
+    slack_bot_token_parameter: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    reminder_hours: tuple[float, ...] = DEFAULT_REMINDER_HOURS
+    in_report_mode: bool = False
+
+    @property
+    def configured(self) -> bool:
+        """True when at least one channel can reach an owner."""
+        return self.ses_sender is not None or self.slack_bot_token_parameter is not None
 
 
 @dataclass(frozen=True)
@@ -47,6 +85,7 @@ class Settings:
     sns_topic_arn: str | None = None
     slack_webhook_parameter: str | None = None
     security_hub: bool = False
+    owners: OwnerNotices = field(default_factory=OwnerNotices)
 
     @property
     def enforce(self) -> bool:
@@ -126,6 +165,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         sns_topic_arn=topic_arn,
         slack_webhook_parameter=webhook_parameter,
         security_hub=hub_raw == "on",
+        owners=_owner_notices(value),
     )
 
 
@@ -139,3 +179,74 @@ def _grace_hours(raw: str | None) -> float:
     if not 0 <= hours <= MAX_GRACE_HOURS:  # also rejects nan
         raise ConfigurationError(f"{GRACE_HOURS} must be between 0 and {MAX_GRACE_HOURS:g}, got {raw!r}")
     return hours
+
+
+def _owner_notices(value: Callable[[str], str | None]) -> OwnerNotices:
+    """The owner-notice settings; each refused value names its variable (and never a secret)."""
+    tag = value(OWNER_TAG) or DEFAULT_OWNER_TAG
+    if not _TAG_KEY.match(tag) or tag.casefold().startswith(("aws:", BOT_TAG_PREFIX)):
+        raise ConfigurationError(f"{OWNER_TAG} is not an IAM tag key the bot may read contacts from: {tag!r}")
+
+    sender = value(SES_SENDER)
+    if sender is not None and not contacts.is_email(sender):
+        raise ConfigurationError(f"{SES_SENDER} must be a plain e-mail address (a verified SES identity): {sender!r}")
+
+    region = value(SES_REGION)
+    if region is not None and not _REGION.match(region):
+        raise ConfigurationError(f"{SES_REGION} is not an AWS region name: {region!r}")
+
+    token_parameter = value(SLACK_BOT_TOKEN_PARAMETER)
+    if token_parameter is not None and (problem := parameter_name_problem(token_parameter)):
+        raise ConfigurationError(
+            f"{SLACK_BOT_TOKEN_PARAMETER} is not an SSM parameter name: {token_parameter!r} ({problem})"
+        )
+
+    switch = (value(OWNER_NOTICES_IN_REPORT_MODE) or "off").lower()
+    if switch not in ("on", "off"):
+        raise ConfigurationError(f"{OWNER_NOTICES_IN_REPORT_MODE} must be 'on' or 'off', got {switch!r}")
+
+    return OwnerNotices(
+        owner_tag=tag,
+        ses_sender=sender,
+        ses_region=region,
+        slack_bot_token_parameter=token_parameter,
+        slack_api_url=_slack_api_url(value(SLACK_API_URL)),
+        reminder_hours=_reminder_hours(value(REMINDER_HOURS)),
+        in_report_mode=switch == "on",
+    )
+
+
+def https_or_loopback(url: str) -> bool:
+    """An https URL with a host, or plain http to this machine only (local catchers in tests and the demo)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+def _slack_api_url(raw: str | None) -> str:
+    if raw is None:
+        return DEFAULT_SLACK_API_URL
+    if not https_or_loopback(raw) or any(ch.isspace() for ch in raw) or urlsplit(raw).query:
+        raise ConfigurationError(f"{SLACK_API_URL} must be an https:// URL (plain http only to loopback): {raw!r}")
+    return raw if raw.endswith("/") else raw + "/"
+
+
+def _reminder_hours(raw: str | None) -> tuple[float, ...]:
+    """`24` or a comma list such as `72,24,1`: positive hours, at most MAX_REMINDERS of them."""
+    if raw is None:
+        return DEFAULT_REMINDER_HOURS
+    hours: set[float] = set()
+    for item in raw.split(","):
+        try:
+            hour = round(float(item.strip()), 6)  # the record on the user writes six decimals at most
+        except (ValueError, OverflowError):
+            raise ConfigurationError(f"{REMINDER_HOURS} must be hours separated by commas, got {raw!r}") from None
+        if not 0 < hour <= MAX_GRACE_HOURS:  # also rejects nan
+            raise ConfigurationError(
+                f"{REMINDER_HOURS} values must be above 0 and at most {MAX_GRACE_HOURS:g}, got {raw!r}"
+            )
+        hours.add(hour)
+    if len(hours) > MAX_REMINDERS:
+        raise ConfigurationError(f"{REMINDER_HOURS} allows at most {MAX_REMINDERS} reminders, got {raw!r}")
+    return tuple(sorted(hours, reverse=True))

@@ -36,6 +36,7 @@ from chalicelib.core.model import (
     Finding,
     FindingType,
     Mode,
+    NoticeTally,
     RunResult,
     Severity,
     Trigger,
@@ -438,6 +439,8 @@ def slack_digest(result: RunResult) -> dict[str, Any]:
     if result.mode is Mode.REPORT:
         blocks.append(_context("Report mode: nothing was changed in IAM; actions say what enforce mode would do."))
     blocks.append(_section(_counts_text(result.counts())))
+    if result.owner_notices is not None and any(result.owner_notices.as_dict().values()):
+        blocks.append(_context(owners_told(result.owner_notices)))
     if changes:
         blocks.append({"type": "divider"})
         lines = [_change_line(f) for f in changes[:DIGEST_MAX_CHANGES]]
@@ -459,6 +462,17 @@ def slack_digest(result: RunResult) -> dict[str, Any]:
     summary = ", ".join(f"{f.type.value} {code(f.user) if f.user else 'account'}" for f in changes[:10])
     text = f"{headline} in account {escape(result.account_id or 'unknown')}" + (f": {summary}" if summary else "")
     return _payload(text, blocks)
+
+
+def owners_told(tally: NoticeTally) -> str:
+    """The digest's line about owner notices: "Owners told: 12 by e-mail, 3 by Slack; 2 without a contact"."""
+    told = f"Owners told: {tally.email} by e-mail, {tally.slack} by Slack"
+    missed = []
+    if tally.without_contact:
+        missed.append(f"{tally.without_contact} without a contact")
+    if tally.failed:
+        missed.append(f"{tally.failed} not delivered")
+    return told + ("; " + ", ".join(missed) + " (see owner-unreachable)" if missed else "")
 
 
 def escape(text: str) -> str:
@@ -570,8 +584,17 @@ def _partition_of(findings: Iterable[Finding]) -> str:
 
 def _mfa_link(partition: str) -> str:
     """Link to the signed-in user's own security-credentials page, where they assign an MFA device."""
-    host = _CONSOLE.get(partition, _CONSOLE["aws"])
-    return f"<https://{host}{_MFA_PATH}|IAM console → Security credentials → Assign MFA device>"
+    return f"<{security_credentials_url(partition)}|IAM console → Security credentials → Assign MFA device>"
+
+
+def console_host(partition: str) -> str:
+    """The AWS console's host name in a partition (the commercial one for an unknown partition)."""
+    return _CONSOLE.get(partition, _CONSOLE["aws"])
+
+
+def security_credentials_url(partition: str) -> str:
+    """The signed-in user's own security-credentials page in the partition's console."""
+    return f"https://{console_host(partition)}{_MFA_PATH}"
 
 
 def _clip(text: str, limit: int) -> str:

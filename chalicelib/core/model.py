@@ -10,8 +10,10 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+BOT_TAG_PREFIX = "mfa-enforcer:"
 QUARANTINED_AT_TAG = "mfa-enforcer:quarantined-at"
 REASON_TAG = "mfa-enforcer:reason"
+NOTIFIED_TAG = "mfa-enforcer:notified"  # which owner notices were sent (core.owner_notices.Ledger)
 QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 ROOT_USER = "<root_account>"
@@ -228,6 +230,25 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class NoticeTally:
+    """How the owners of this run's users were told: deliveries per channel, and the notices that reached nobody."""
+
+    email: int = 0
+    slack: int = 0
+    without_contact: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-ready counts."""
+        return {
+            "email": self.email,
+            "slack": self.slack,
+            "without_contact": self.without_contact,
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What one invocation concluded and did; returned by the Lambda as a JSON summary."""
 
@@ -239,6 +260,7 @@ class RunResult:
     left_for_next_run: int = 0
     duration_ms: int = 0
     account_id: str | None = None
+    owner_notices: NoticeTally | None = None  # None: owner notices are not configured
 
     @property
     def transitions(self) -> tuple[Finding, ...]:
@@ -254,7 +276,7 @@ class RunResult:
 
     def summary(self) -> dict[str, object]:
         """JSON-able summary: counts for everything, every transition, and the first findings in detail."""
-        return {
+        out: dict[str, object] = {
             "trigger": self.trigger.value,
             "mode": self.mode.value,
             "account_id": self.account_id,
@@ -267,6 +289,9 @@ class RunResult:
             "findings": [f.as_dict() for f in self.findings[:MAX_FINDINGS_IN_SUMMARY]],
             "findings_omitted": max(0, len(self.findings) - MAX_FINDINGS_IN_SUMMARY),
         }
+        if self.owner_notices is not None:
+            out["owner_notices"] = self.owner_notices.as_dict()
+        return out
 
 
 def iso(value: datetime) -> str:

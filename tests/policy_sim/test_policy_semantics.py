@@ -162,12 +162,23 @@ add("require-mfa-for-api, access key: get a session token", "admin+require-mfa",
 ROLE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-enforcer-prod-scheduled_scan/mfa-enforcer-prod-scheduled_scan"
 SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
 SLACK_PARAMETER_ARN = f"arn:aws:ssm:{docs.REGION}:{ACCOUNT}:parameter{SLACK_PARAMETER}"
+BOT_TOKEN_PARAMETER_ARN = f"arn:aws:ssm:{docs.REGION}:{ACCOUNT}:parameter/mfa-enforcer/slack-bot-token"
+SENDER = "mfa-enforcer@example.com"
+IDENTITY = f"arn:aws:ses:{docs.REGION}:{ACCOUNT}:identity"
 ROLE_POLICIES = {
     **{f"policy-{stage}.json": docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES},
     "packaged": docs.packaged_role_policy(
-        docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER, "SecurityHub": "on"})
+        docs.Deployment(
+            parameters={
+                "SlackWebhookParameter": SLACK_PARAMETER,
+                "SesSender": SENDER,
+                "SlackBotTokenParameter": "/mfa-enforcer/slack-bot-token",
+                "SecurityHub": "on",
+            }
+        )
     ),
 }
+NOTIFIED = "mfa-enforcer:notified"
 BOT_TAGS = ["mfa-enforcer:quarantined-at", "mfa-enforcer:reason"]
 LOG_STREAM = (
     f"arn:aws:logs:{docs.REGION}:{ACCOUNT}:log-group:/aws/lambda/mfa-enforcer-scheduled_scan:log-stream:2026/11/23/x"
@@ -301,6 +312,55 @@ ROLE_CASES = [
         "securityhub:BatchUpdateFindings",
         f"arn:aws:securityhub:{docs.REGION}:{ACCOUNT}:hub/default",
         {},
+        IMPLICITLY_DENIED,
+    ),
+    # Owner notices: e-mail only From the bot's address, whichever identity (address or domain) authorizes it.
+    ("e-mail an owner", "ses:SendRawEmail", f"{IDENTITY}/{SENDER}", {"ses:FromAddress": SENDER}, ALLOWED),
+    (
+        "e-mail an owner through the domain identity",
+        "ses:SendRawEmail",
+        f"{IDENTITY}/example.com",
+        {"ses:FromAddress": SENDER},
+        ALLOWED,
+    ),
+    (
+        "e-mail as somebody else",
+        "ses:SendRawEmail",
+        f"{IDENTITY}/example.com",
+        {"ses:FromAddress": "ceo@example.com"},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "send with the SES v2 simple API",
+        "ses:SendEmail",
+        f"{IDENTITY}/{SENDER}",
+        {"ses:FromAddress": SENDER},
+        IMPLICITLY_DENIED,
+    ),
+    ("record owner notices", "iam:TagUser", user(OTHER), {"aws:TagKeys": [NOTIFIED]}, ALLOWED),
+    (
+        "record owner notices on a quarantined user",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": [NOTIFIED], "aws:ResourceTag/mfa-enforcer:quarantined-at": "2026-11-23T12:00:00Z"},
+        ALLOWED,
+    ),
+    (
+        "record owner notices and claim in one call",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": [NOTIFIED, "mfa-enforcer:quarantined-at"]},
+        IMPLICITLY_DENIED,
+    ),
+    ("rewrite the owner's contact tag", "iam:TagUser", user(OTHER), {"aws:TagKeys": ["email"]}, IMPLICITLY_DENIED),
+    ("erase the notice record", "iam:UntagUser", user(OTHER), {"aws:TagKeys": [NOTIFIED]}, IMPLICITLY_DENIED),
+    ("read the account alias", "iam:ListAccountAliases", "*", {}, ALLOWED),
+    ("read the slack bot token", "ssm:GetParameter", BOT_TOKEN_PARAMETER_ARN, {}, ALLOWED),
+    (
+        "decrypt the bot token directly, not through ssm",
+        "kms:Decrypt",
+        KEY,
+        {"kms:EncryptionContext:PARAMETER_ARN": BOT_TOKEN_PARAMETER_ARN},
         IMPLICITLY_DENIED,
     ),
     ("write own logs", "logs:PutLogEvents", LOG_STREAM, {}, ALLOWED),

@@ -25,12 +25,27 @@ from tests.policy_sim import documents as docs
 
 ACCOUNT, REGION = docs.ACCOUNT, docs.REGION
 SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
+BOT_TOKEN_PARAMETER = "/mfa-enforcer/slack-bot-token"
+SENDER = "mfa-enforcer@example.com"
 CENTRAL_TOPIC = "arn:aws:sns:us-east-1:999999999999:mfa-enforcer-findings"
+OWNER_NOTICES = {"SesSender": SENDER, "SlackBotTokenParameter": BOT_TOKEN_PARAMETER}
 DEPLOYMENTS = {
     "defaults": docs.Deployment(),
     "with slack": docs.Deployment(parameters={"SlackWebhookParameter": SLACK_PARAMETER}),
     "central topic": docs.Deployment(parameters={"CentralTopicArn": CENTRAL_TOPIC, "Mode": "enforce"}),
     "with security hub": docs.Deployment(parameters={"SecurityHub": "on", "SlackWebhookParameter": SLACK_PARAMETER}),
+    "owner e-mail": docs.Deployment(parameters={"SesSender": SENDER, "SesRegion": "eu-west-1"}),
+    "owner slack": docs.Deployment(parameters={"SlackBotTokenParameter": BOT_TOKEN_PARAMETER}),
+    "everything": docs.Deployment(
+        parameters={
+            "SlackWebhookParameter": SLACK_PARAMETER,
+            **OWNER_NOTICES,
+            "ReminderHours": "72,24,1",
+            "OwnerNoticesInReportMode": "on",
+            "OwnerTag": "owner-email",
+            "SecurityHub": "on",
+        }
+    ),
 }
 QUARANTINE_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/mfa-enforcer-quarantine"
 WRITE_LEVELS = frozenset({"Write", "Permissions management", "Tagging"})
@@ -101,6 +116,18 @@ ACCEPTED = {
         "In .chalice/policy-<stage>.json the key is not known (aws/ssm or the operator's own key); the conditions "
         "limit kms:Decrypt to SSM decrypting the webhook parameter for the bot. The packaged role names this "
         "account's keys only."
+    ),
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "DecryptTheSlackBotTokenOnlyThroughSsm"): (
+        "As for the webhook: the conditions limit kms:Decrypt to SSM decrypting the bot-token parameter; the "
+        "packaged role names this account's keys only."
+    ),
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "RecordOwnerNotices"): (
+        "Any user may need telling; the aws:TagKeys condition limits the write to the one key "
+        "mfa-enforcer:notified (tests/policy_sim)."
+    ),
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "SendOwnerNoticesFromTheBotsAddress"): (
+        "The identity that authorizes a send is the address or its domain, whichever is verified; the "
+        "ses:FromAddress condition limits sending to the bot's address (tests/policy_sim)."
     ),
     ("role", "PRIVILEGE_ESCALATION", "AttachUserPolicy"): (
         "Limited by iam:PolicyARN to the quarantine policy, which only takes permissions away."
@@ -234,14 +261,46 @@ def test_packaged_role_is_the_stage_policy_on_narrower_resources(stage: str, dep
                 assert outside == [], f"{sid}: {operator} {key} values outside policy-{stage}.json: {outside}"
 
 
-def test_only_the_slack_and_security_hub_statements_depend_on_their_parameters() -> None:
-    written = set(by_sid(docs.load_json(docs.role_policy_file("prod"))))
-    with_both = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["with security hub"])))
-    with_slack = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["with slack"])))
+OWNER_STATEMENTS = {"ReadTheAccountAlias", "RecordOwnerNotices"}
+
+
+@pytest.mark.parametrize(
+    ("deployment", "optional"),
+    [
+        ("defaults", set()),
+        ("with slack", {"DecryptTheSlackWebhookOnlyThroughSsm"}),
+        ("with security hub", {"DecryptTheSlackWebhookOnlyThroughSsm", "ImportOwnFindings"}),
+        ("owner e-mail", OWNER_STATEMENTS | {"SendOwnerNoticesFromTheBotsAddress"}),
+        ("owner slack", OWNER_STATEMENTS | {"DecryptTheSlackBotTokenOnlyThroughSsm"}),
+    ],
+)
+def test_optional_statements_exist_only_with_their_setting(deployment: str, optional: set[str]) -> None:
+    """A deployment without Slack, Security Hub, e-mail or owner notices gets none of their grants."""
     without = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["defaults"])))
-    assert with_both == written
-    assert written - with_slack == {"ImportOwnFindings"}
-    assert written - without == {"DecryptTheSlackWebhookOnlyThroughSsm", "ImportOwnFindings"}
+    packaged = set(by_sid(docs.packaged_role_policy(DEPLOYMENTS[deployment])))
+    assert packaged - without == optional
+    assert set(by_sid(docs.packaged_role_policy(DEPLOYMENTS["everything"]))) == set(
+        by_sid(docs.load_json(docs.role_policy_file("prod")))
+    )
+
+
+def test_owner_notice_grants_name_the_configured_sender_region_and_token() -> None:
+    mail = by_sid(docs.packaged_role_policy(DEPLOYMENTS["owner e-mail"]))["SendOwnerNoticesFromTheBotsAddress"]
+    assert mail["Action"] == "ses:SendRawEmail"
+    assert mail["Resource"] == f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/*"
+    assert mail["Condition"] == {"StringLike": {"ses:FromAddress": SENDER}}
+    everything = by_sid(docs.packaged_role_policy(DEPLOYMENTS["everything"]))
+    assert everything["SendOwnerNoticesFromTheBotsAddress"]["Resource"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*"
+    token = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{BOT_TOKEN_PARAMETER}"
+    assert token in everything["ReadTheBotsParameters"]["Resource"]
+    assert everything["DecryptTheSlackBotTokenOnlyThroughSsm"]["Condition"] == {
+        "StringLike": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com", "kms:EncryptionContext:PARAMETER_ARN": token}
+    }
+    record = everything["RecordOwnerNotices"]["Condition"]
+    assert record == {
+        "ForAllValues:StringEquals": {"aws:TagKeys": [model.NOTIFIED_TAG]},
+        "Null": {"aws:TagKeys": "false"},
+    }
 
 
 def test_security_hub_imports_only_into_the_accounts_own_default_product() -> None:
@@ -303,6 +362,7 @@ def test_policy_files_use_the_names_the_code_uses() -> None:
     assert claim[f"aws:ResourceTag/{model.QUARANTINED_AT_TAG}"] == "true"
     assert role["ManageOnlyTheQuarantineGroup"]["Resource"] == f"arn:*:iam::*:group/{model.QUARANTINE_GROUP}"
     assert f"arn:*:ssm:*:*:parameter{config.DEFAULT_EXEMPTIONS_PARAMETER}" in role["ReadTheBotsParameters"]["Resource"]
+    assert role["RecordOwnerNotices"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [model.NOTIFIED_TAG]
     resources = docs.load_template(docs.MERGE_TEMPLATE)["Resources"]
     assert resources["QuarantineGroup"]["Properties"]["GroupName"] == model.QUARANTINE_GROUP
     policy_name = resources["QuarantinePolicy"]["Properties"]["ManagedPolicyName"]
@@ -339,8 +399,16 @@ def test_functions_get_every_setting_and_the_settings_are_valid(deployment: str)
     assert settings.mode.value == DEPLOYMENTS[deployment].parameters.get("Mode", "report")
     created_topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:mfa-enforcer-findings"
     assert settings.sns_topic_arn == (CENTRAL_TOPIC if deployment == "central topic" else created_topic)
-    assert settings.slack_webhook_parameter == (SLACK_PARAMETER if deployment.startswith("with s") else None)
-    assert settings.security_hub is (deployment == "with security hub")
+    with_webhook = ("with slack", "with security hub", "everything")
+    assert settings.slack_webhook_parameter == (SLACK_PARAMETER if deployment in with_webhook else None)
+    assert settings.security_hub is (deployment in ("with security hub", "everything"))
+    owners = settings.owners
+    if deployment == "everything":
+        assert (owners.ses_sender, owners.slack_bot_token_parameter) == (SENDER, BOT_TOKEN_PARAMETER)
+        assert (owners.reminder_hours, owners.in_report_mode, owners.owner_tag) == ((72, 24, 1), True, "owner-email")
+    elif deployment == "defaults":
+        assert owners == config.OwnerNotices(), "an empty stack parameter must mean the code's default"
+    assert owners.ses_region == ("eu-west-1" if deployment == "owner e-mail" else None)
 
 
 def test_log_permissions_cover_the_function_names() -> None:
