@@ -21,6 +21,7 @@ from chalicelib.adapters.iam_gateway import IamGateway
 from chalicelib.adapters.parameters import ParameterStore
 from chalicelib.core import config
 
+SLACK_RETRY = notify.SlackRetryPolicy()  # owner direct messages; tests swap in one that records its waits
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 6},
     connect_timeout=5,
@@ -95,7 +96,9 @@ def owners(current: config.Settings) -> tell_owners.Owners | None:
     slack = None
     if settings.slack_bot_token_parameter is not None:
         parameter = settings.slack_bot_token_parameter
-        slack = owner_channels.SlackDirect(lambda: _parameter_store().secret(parameter), settings.slack_api_url)
+        slack = owner_channels.SlackDirect(
+            lambda: _parameter_store().secret(parameter), settings.slack_api_url, policy=SLACK_RETRY
+        )
     return tell_owners.Owners(owner_tag=settings.owner_tag, email=email, slack=slack)
 
 

@@ -196,6 +196,11 @@ def _owner_notices(value: Callable[[str], str | None]) -> OwnerNotices:
         raise ConfigurationError(f"{SES_REGION} is not an AWS region name: {region!r}")
 
     token_parameter = value(SLACK_BOT_TOKEN_PARAMETER)
+    if token_parameter is not None and token_parameter.startswith("xox"):  # the token itself: never quoted back
+        raise ConfigurationError(
+            f"{SLACK_BOT_TOKEN_PARAMETER} holds what looks like a Slack token, not the name of the SSM SecureString "
+            "that holds it; store the token in Parameter Store and name the parameter here"
+        )
     if token_parameter is not None and (problem := parameter_name_problem(token_parameter)):
         raise ConfigurationError(
             f"{SLACK_BOT_TOKEN_PARAMETER} is not an SSM parameter name: {token_parameter!r} ({problem})"

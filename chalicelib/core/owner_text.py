@@ -24,7 +24,7 @@ from chalicelib.core import messages
 from chalicelib.core.model import Trigger, iso
 from chalicelib.core.owner_notices import Due, Notice
 
-_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])?")
+_ALIAS = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]")  # IAM's own rule for account aliases
 _SIGNIN_DOMAIN = {"aws": "signin.aws.amazon.com", "aws-cn": "signin.amazonaws.cn"}
 _SIGNIN_DOMAIN["aws-us-gov"] = "signin.amazonaws-us-gov.com"
 SHOWN_CHARS = 128  # event text (IP, user agent, serial) is cut to this in a notice

@@ -77,6 +77,11 @@ def securityhub(aws: None) -> Any:
 
 
 @pytest.fixture
+def ses(aws: None) -> Any:
+    return boto3.client("ses", region_name=REGION)
+
+
+@pytest.fixture
 def quarantine_arn(iam: Any) -> str:
     """The quarantine managed policy and fallback group, as deployed."""
     return moto_state.create_quarantine_policy(iam)

@@ -3,7 +3,8 @@
 The scenarios below drive the real handlers (Chalice's test client) against moto and record every
 API call the bot's own clients make, with its parameters: the scheduled scan in enforce mode with
 a group exemption, a user at the managed-policy quota (quarantined through the group), releases
-both ways, SNS and Slack configured, then the real-time paths (a sign-in without MFA, MFA
+both ways, SNS and Slack configured, owner notices by SES and Slack DM (an owner tagged on
+one user), then the real-time paths (a sign-in without MFA, MFA
 enrolment, a tamper). The recording is then held against
 
 - the adapters' `PERMISSIONS` (found by importing chalicelib, so new adapters count): every call
@@ -17,7 +18,10 @@ The scenarios run in each test (function-scoped moto), so no test depends on ano
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.utils import parseaddr
 from typing import Any
 
 import pytest
@@ -29,11 +33,14 @@ from tests.conftest import load_fixture
 from tests.policy_sim import documents as docs
 from tests.policy_sim import harness
 from tests.support import moto_state as ms
+from tests.support.slack_api_catcher import SlackApiCatcher, catching
 
 REGION = "us-east-1"
 ACCOUNT = ms.ACCOUNT_ID
 TOPIC = "mfa-enforcer-findings"
 SLACK_PARAMETER = "/mfa-enforcer/slack-webhook"
+BOT_TOKEN_PARAMETER = "/mfa-enforcer/slack-bot-token"
+SENDER = "mfa-enforcer@example.com"
 EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
 SCHEDULED = load_fixture("eventbridge_scheduled.json")
 SIGN_IN = "eventbridge_console_login_iam_user_no_mfa.json"
@@ -85,7 +92,12 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
     action = ACTION_OF.get(operation, operation)
     service, name = action.split(":")
     context: dict[str, Any] = {}
-    if service == "iam" and name in ("GenerateCredentialReport", "GetCredentialReport", "GetAccountSummary"):
+    if service == "iam" and name in (
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountSummary",
+        "ListAccountAliases",
+    ):
         resource = "*"
     elif service == "iam" and name == "ListEntitiesForPolicy":
         resource = params["PolicyArn"]
@@ -105,6 +117,10 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
         resource = params["TopicArn"]
     elif service == "securityhub" and name == "BatchImportFindings":
         (resource,) = {f["ProductArn"] for f in params["Findings"]}
+    elif service == "ses" and name == "SendRawEmail":
+        sender = parseaddr(str(message_from_bytes(params["RawMessage"]["Data"])["From"]))[1]
+        resource = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{sender}"  # the verified address identity
+        context["ses:FromAddress"] = sender
     else:
         raise AssertionError(f"test_role_permissions does not know the resource of {operation}: teach to_call")
     return Call(action, resource, tuple(sorted(context.items())), scenario)
@@ -130,17 +146,31 @@ def enrol_mfa(iam: Any, user: str) -> None:
 
 
 @pytest.fixture
+def slack_api() -> Iterator[SlackApiCatcher]:
+    with catching("xoxb-role-permissions-test", {"ann@example.com": "U0ANN00001"}) as api:
+        yield api
+
+
+@pytest.fixture
 def recorded(
     iam: Any,
     ssm: Any,
     sns: Any,
+    ses: Any,
     enforce: str,
     lambda_client: Any,
     recorder: Recorder,
     monkeypatch: pytest.MonkeyPatch,
     httpserver: HTTPServer,
+    slack_api: SlackApiCatcher,
 ) -> list[Call]:
     """Run every scenario once, check each did what it is there for, and return the calls made."""
+    ms.verify_sender(ses, SENDER)
+    ssm.put_parameter(Name=BOT_TOKEN_PARAMETER, Value=slack_api.token, Type="SecureString")
+    monkeypatch.setenv("MFA_ENFORCER_SES_SENDER", SENDER)
+    monkeypatch.setenv("MFA_ENFORCER_SLACK_BOT_TOKEN_PARAMETER", BOT_TOKEN_PARAMETER)
+    monkeypatch.setenv("MFA_ENFORCER_SLACK_API_URL", slack_api.base_url)
+    iam.create_account_alias(AccountAlias="acme-prod")
     topic = sns.create_topic(Name=TOPIC)["TopicArn"]
     httpserver.expect_request("/services/T000/B000/XXXX", method="POST").respond_with_data("ok")
     ssm.put_parameter(Name=SLACK_PARAMETER, Value=httpserver.url_for("/services/T000/B000/XXXX"), Type="SecureString")
@@ -161,10 +191,13 @@ def recorded(
     ):
         ms.create_user(iam, spec)
     ms.fill_policy_quota(iam, "full")
+    iam.tag_user(UserName="ann", Tags=[{"Key": "email", "Value": "ann@example.com"}])
 
-    recorder.scenario = "scan: quarantine directly and through the group (quota)"
+    recorder.scenario = "scan: quarantine directly and through the group (quota), and tell the owner"
     lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
     assert ms.attached_policies(iam, "ann") >= {enforce}
+    assert [m.to for m in ms.sent_emails()] == ["ann@example.com"] and len(slack_api.posted) == 1
+    assert "mfa-enforcer:notified" in ms.user_tags(iam, "ann")
     assert {u["UserName"] for u in iam.get_group(GroupName=ms.QUARANTINE_GROUP)["Users"]} == {"full"}
 
     enrol_mfa(iam, "ann")
@@ -223,7 +256,14 @@ ROLE_POLICIES = {
     **{f"policy-{stage}.json": docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES},
     "packaged": docs.packaged_role_policy(
         docs.Deployment(
-            parameters={"SlackWebhookParameter": SLACK_PARAMETER, "SecurityHub": "on"}, account=ACCOUNT, region=REGION
+            parameters={
+                "SlackWebhookParameter": SLACK_PARAMETER,
+                "SecurityHub": "on",
+                "SesSender": SENDER,
+                "SlackBotTokenParameter": BOT_TOKEN_PARAMETER,
+            },
+            account=ACCOUNT,
+            region=REGION,
         )
     ),
 }
@@ -253,6 +293,7 @@ def test_every_call_is_allowed_by_every_role_policy(recorded: list[Call]) -> Non
         "iam:AddUserToGroup",
         "sns:Publish",
         "securityhub:BatchImportFindings",
+        "ses:SendRawEmail",
     }
 
 

@@ -15,11 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import IAMBackend, iam_backends
+from moto.ses.models import ses_backends
 
 ROOT = Path(__file__).resolve().parents[2]
 QUARANTINE_POLICY_FILE = ROOT / "policies" / "quarantine.json"
@@ -220,3 +223,53 @@ def account_summary(client: Any, **values: int | None) -> None:
                 summary[key] = value
 
     client.meta.events.register("after-call.iam.GetAccountSummary", amend)
+
+
+# ------------------------------------------------------------------------------------------ SES
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """One message moto's SES accepted, parsed back from the raw MIME the bot sent."""
+
+    source: str
+    destinations: tuple[str, ...]
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def to(self) -> str:
+        return str(self.message["To"])
+
+    def part(self, subtype: str) -> str:
+        """The decoded body of the text/`subtype` alternative."""
+        found = self.message.get_body(preferencelist=(subtype,))
+        assert found is not None and found.get_content_subtype() == subtype, f"no text/{subtype} part"
+        return str(found.get_content())  # type: ignore[attr-defined]
+
+    @property
+    def text(self) -> str:
+        return self.part("plain")
+
+    @property
+    def html(self) -> str:
+        return self.part("html")
+
+
+def verify_sender(ses: Any, address: str) -> None:
+    """SES refuses to send from an unverified identity; moto too. Verify it, as a deployer does once."""
+    ses.verify_email_identity(EmailAddress=address)
+
+
+def sent_emails(region: str = "us-east-1", account: str = ACCOUNT_ID) -> list[SentEmail]:
+    """Every raw message moto's SES recorded as sent (moto does not deliver; it keeps them in `sent_messages`)."""
+    out = []
+    for sent in ses_backends[account][region].sent_messages:
+        raw = sent.raw_data.encode() if isinstance(sent.raw_data, str) else sent.raw_data
+        parsed = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        out.append(SentEmail(sent.source, tuple(sent.destinations), parsed))
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.core import messages
-from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Severity, Trigger
+from chalicelib.core.model import Action, Finding, FindingType, Mode, NoticeTally, RunResult, Severity, Trigger
 
 NOW = datetime(2026, 11, 23, 12, 30, tzinfo=UTC)
 FIRST_RUN_OF_DAY = datetime(2026, 11, 23, 0, 20, tzinfo=UTC)
@@ -342,6 +343,30 @@ def test_digest_counts_by_type_then_lists_changes_most_severe_first() -> None:
     assert changes[0] == "*Changes*"
     assert [line.split("*")[1] for line in changes[1:]] == ["root-without-mfa", "quarantined", "pending"]
     assert "`&lt;root_account&gt;`" in changes[1]
+
+
+def test_digest_says_how_owners_were_told() -> None:
+    unreachable = finding(FindingType.OWNER_UNREACHABLE, "svc", action=Action.NONE, reason="no contact")
+    told = RunResult(
+        Trigger.SCHEDULED_SCAN,
+        Mode.ENFORCE,
+        (finding(), unreachable),
+        account_id=ACCOUNT,
+        owner_notices=NoticeTally(email=12, slack=3, without_contact=2, failed=1),
+    )
+    blocks = messages.slack_digest(told)["blocks"]
+    assert blocks[3] == {
+        "type": "context",
+        "elements": [
+            messages.mrkdwn(
+                "Owners told: 12 by e-mail, 3 by Slack; 2 without a contact, 1 not delivered (see owner-unreachable)"
+            )
+        ],
+    }
+    assert messages.owners_told(NoticeTally(email=1)) == "Owners told: 1 by e-mail, 0 by Slack"
+    quiet = messages.slack_digest(run(finding()))["blocks"]
+    silent = messages.slack_digest(dataclasses.replace(run(finding()), owner_notices=NoticeTally()))["blocks"]
+    assert silent == quiet  # nothing to say about owners: no line
 
 
 def test_empty_scan_summary_says_everyone_has_mfa() -> None:
