@@ -3,9 +3,9 @@
 The scenarios below drive the real handlers (Chalice's test client) against moto and record every
 API call the bot's own clients make, with its parameters: the scheduled scan in enforce mode with
 a group exemption, a user at the managed-policy quota (quarantined through the group), releases
-both ways, SNS and Slack configured, owner notices by SES and Slack DM (an owner tagged on
-one user), then the real-time paths (a sign-in without MFA, MFA
-enrolment, a tamper). The recording is then held against
+both ways, SNS and Slack configured, owner notices by SES and Slack DM (one user tagged with a
+contact), then the real-time paths (a sign-in without MFA, MFA enrolment, a tamper). The
+recording is then held against
 
 - the adapters' `PERMISSIONS` (found by importing chalicelib, so new adapters count): every call
   is declared, and every declared permission is called by some scenario (no unused grant);
