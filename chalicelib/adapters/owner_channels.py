@@ -40,6 +40,9 @@ from chalicelib.adapters.parameters import ParameterUnavailableError
 from chalicelib.core.owner_text import Email
 
 FROM_NAME = "mfa-enforcer"
+# SMTP line endings; headers folded only past RFC 5322's hard limit, since the package's 78-column
+# folding can put a subject on a line of its own (a leading space some clients then show).
+MAIL_POLICY = policy.SMTP.clone(max_line_length=998)
 _TOKEN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xoxe\.[A-Za-z0-9.-]+")
 NOT_FOUND = frozenset({"users_not_found", "user_not_found"})
 
@@ -65,7 +68,7 @@ class EmailChannel:
 
 def mime(sender: str, to: str, mail: Email, now: datetime) -> bytes:
     """The MIME message: multipart/alternative with text then HTML; headers encoded by the email package."""
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = Address(FROM_NAME, addr_spec=sender)
     message["To"] = Address(addr_spec=to)
     message["Subject"] = mail.subject

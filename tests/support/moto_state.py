@@ -245,10 +245,10 @@ class SentEmail:
         return str(self.message["To"])
 
     def part(self, subtype: str) -> str:
-        """The decoded body of the text/`subtype` alternative."""
+        """The decoded body of the text/`subtype` alternative, with the wire's CRLF read as newlines."""
         found = self.message.get_body(preferencelist=(subtype,))
         assert found is not None and found.get_content_subtype() == subtype, f"no text/{subtype} part"
-        return str(found.get_content())  # type: ignore[attr-defined]
+        return str(found.get_content()).replace("\r\n", "\n")  # type: ignore[attr-defined]
 
     @property
     def text(self) -> str:
