@@ -509,6 +509,7 @@ def test_the_steady_state_scan_makes_the_same_calls_with_owner_notices_configure
         == {
             "iam:GenerateCredentialReport": 1,
             "iam:GetCredentialReport": 1,
+            "iam:GetAccountSummary": 1,  # what root holds
             "iam:ListEntitiesForPolicy": 1,
             "iam:GetGroup": 1,  # the quarantine group's members
             "ssm:GetParameter": 1,  # the exemptions; the bot token is not read when nothing is to be sent
