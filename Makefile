@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo cli-sandbox test lint typecheck docs format check clean report-screenshot reliability-table reliability-deep bench
+.PHONY: help install demo cli-sandbox test lint typecheck docs format check clean report-screenshot notice-screenshot reliability-table reliability-deep bench
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -53,6 +53,9 @@ reliability-deep: install ## tests/reliability with the deep Hypothesis profile 
 
 report-screenshot: install ## render the HTML audit report in headless chromium (needs: apt-get install -y chromium)
 	$(BIN)/python -m tests.support.report_screenshot
+
+notice-screenshot: install ## render the owner-notice e-mail in headless chromium into docs/images/ (needs chromium)
+	$(BIN)/python -m tests.support.notice_screenshot
 
 BENCH_VENV ?= bench/.venv
 BENCH_STAMP := $(BENCH_VENV)/.installed

@@ -117,7 +117,8 @@ def letter(notice: Due, where: Account, now: datetime, *, report: bool) -> Lette
     prefix = "[report mode] " if report else ""
     facts = [("IAM user", user), ("AWS account", where.label)]
     if notice.finding.deadline is not None and notice.notice is not Notice.RELEASE:
-        facts.append(("Deadline (UTC)", iso(notice.finding.deadline)))
+        label = "Grace ended (UTC)" if notice.notice is Notice.QUARANTINE else "Deadline (UTC)"
+        facts.append((label, iso(notice.finding.deadline)))
     if report:
         facts.append(("Mode", "report mode: nothing is changed"))
     return Letter(
