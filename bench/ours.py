@@ -27,9 +27,10 @@ SCHEDULED_EVENT = ROOT / "tests" / "fixtures" / "eventbridge_scheduled.json"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def bot_environment(endpoint: str, policy_arn: str, parameter: str) -> dict[str, str]:
-    """The deployed prod stage's settings, pointed at the moto server."""
-    return {
+def bot_environment(endpoint: str, policy_arn: str, parameter: str, ses_sender: str | None = None) -> dict[str, str]:
+    """The deployed prod stage's settings, pointed at the moto server (with owner e-mail when a sender is given)."""
+    owners = {"MFA_ENFORCER_SES_SENDER": ses_sender} if ses_sender else {}
+    return owners | {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
@@ -137,10 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", help="login batches (JSON), for mode=login")
     parser.add_argument("--out", required=True)
     parser.add_argument("--write-workers", type=int, help="override the scan's write pool size (benchmark only)")
+    parser.add_argument("--ses-sender", help="tell owners by e-mail from this (verified) address")
     args = parser.parse_args(argv)
     for key in [k for k in os.environ if k.startswith(("AWS_", "MFA_ENFORCER_"))]:
         del os.environ[key]
-    os.environ.update(bot_environment(args.endpoint, args.policy_arn, args.parameter))
+    os.environ.update(bot_environment(args.endpoint, args.policy_arn, args.parameter, args.ses_sender))
     sys.path.insert(0, str(ROOT))
 
     result = run_scan(args.write_workers) if args.mode == "scan" else run_logins(args.events, args.endpoint)

@@ -108,7 +108,13 @@ class Account:
 
 @contextmanager
 def account(
-    workdir: Path, users: int, seed: int, *, violators: int | None = None, latency_ms: float = 0.0
+    workdir: Path,
+    users: int,
+    seed: int,
+    *,
+    violators: int | None = None,
+    latency_ms: float = 0.0,
+    owner_email: bool = False,
 ) -> Iterator[Account]:
     """A fresh moto server on a free 127.0.0.1 port, seeded; stopped (and waited for) afterwards."""
     manifest_path = workdir / "manifest.json"
@@ -116,6 +122,8 @@ def account(
     cmd += ["--manifest", str(manifest_path), "--latency-ms", str(latency_ms)]
     if violators is not None:
         cmd += ["--violators", str(violators)]
+    if owner_email:
+        cmd += ["--owner-email"]
     log = (workdir / "server.log").open("w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
@@ -180,6 +188,8 @@ def ours_scan(acct: Account, workdir: Path, passes: int, write_workers: int | No
         cmd += ["--policy-arn", acct.manifest["policy_arn"], "--out", str(result)]
         if write_workers is not None:
             cmd += ["--write-workers", str(write_workers)]
+        if acct.manifest.get("owner_sender"):
+            cmd += ["--ses-sender", acct.manifest["owner_sender"]]
         child = run_child(cmd, child_env(acct.endpoint), workdir / f"ours-scan-{n}.log", result)
         out.append(measured(acct, child, expected))
     return out
@@ -270,7 +280,8 @@ def bench_size(users: int, runs: int, args: argparse.Namespace, workroot: Path) 
             workdir = workroot / f"n{users}" / f"run{run}" / scenario
             workdir.mkdir(parents=True, exist_ok=True)
             began = time.perf_counter()
-            with account(workdir, users, args.seed) as acct:
+            owners = args.owner_notices and scenario == "ours_scan"
+            with account(workdir, users, args.seed, owner_email=owners) as acct:
                 out.setdefault("mix", acct.manifest["mix"])
                 if scenario == "ours_scan":
                     one[scenario] = ours_scan(acct, workdir, args.passes)
@@ -331,6 +342,9 @@ def main(argv: list[str] | None = None) -> None:
         "--latency-write-workers",
         default="",
         help="also run the latency scenario with these write-pool sizes (comma-separated; comparison only)",
+    )
+    parser.add_argument(
+        "--owner-notices", action="store_true", help="tag every user with an owner e-mail and configure SES (ours only)"
     )
     parser.add_argument("--import-runs", type=int, default=5)
     parser.add_argument("--output", default=str(RESULTS), help="directory for results.json / results.md")

@@ -139,8 +139,17 @@ class BackendIam:
         self._backend.add_user_to_group(GroupName, UserName)
 
 
-def seed_account(endpoint: str, *, users: int, seed: int, violators: int | None = None) -> dict[str, Any]:
-    """Seed the moto account served at `endpoint` (same process) and return the manifest."""
+OWNER_SENDER = "mfa-enforcer@example.com"
+
+
+def seed_account(
+    endpoint: str, *, users: int, seed: int, violators: int | None = None, owner_email: bool = False
+) -> dict[str, Any]:
+    """Seed the moto account served at `endpoint` (same process) and return the manifest.
+
+    `owner_email`: every user gets an `email` tag and SES a verified sender, so the bot tells owners
+    by e-mail (the benchmark counts those calls like any other).
+    """
     import boto3
 
     from tests.support import moto_state
@@ -165,6 +174,10 @@ def seed_account(endpoint: str, *, users: int, seed: int, violators: int | None 
             groups=user.groups,
         )
         moto_state.create_user(backend, spec, now)
+        if owner_email:
+            moto_state.backend().tag_user(user.name, [{"Key": "email", "Value": f"{user.name}@example.com"}])
+    if owner_email:
+        boto3.client("ses", endpoint_url=endpoint, region_name=REGION).verify_email_identity(EmailAddress=OWNER_SENDER)
     moto_state.backend().generate_report()  # a live account has a report; both tools find one
     return {
         "users": len(planned),
@@ -177,6 +190,7 @@ def seed_account(endpoint: str, *, users: int, seed: int, violators: int | None 
         "exempt_group": EXEMPT_GROUP,
         "grace_hours": GRACE.total_seconds() / 3600,
         "mix": _mix(planned),
+        "owner_sender": OWNER_SENDER if owner_email else None,
         "plan": [asdict(u) for u in planned],
     }
 

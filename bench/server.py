@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--violators", type=int, default=None, help="exactly this many users to quarantine")
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--owner-email", action="store_true", help="tag every user with an owner e-mail, verify SES")
     parser.add_argument("--manifest", required=True, help="where to write the seed manifest (JSON)")
     parser.add_argument("--lifetime", type=float, default=MAX_LIFETIME_S, help="seconds before exiting anyway")
     args = parser.parse_args(argv)
@@ -181,7 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     server, thread, port = start_server(middleware)
     endpoint = f"http://127.0.0.1:{port}"
-    manifest = seeding.seed_account(endpoint, users=args.users, seed=args.seed, violators=args.violators)
+    manifest = seeding.seed_account(
+        endpoint, users=args.users, seed=args.seed, violators=args.violators, owner_email=args.owner_email
+    )
     Path(args.manifest).write_text(json.dumps(manifest), encoding="utf-8")
     counter.reset()
     middleware.latency_ms = args.latency_ms

@@ -516,3 +516,23 @@ def test_the_steady_state_scan_makes_the_same_calls_with_owner_notices_configure
         }
     )
     assert result["owner_notices"] == {"email": 0, "slack": 0, "without_contact": 0, "failed": 0}
+
+
+def test_telling_the_owner_of_a_sign_in_quarantine_costs_three_calls(
+    iam: Any, enforce: str, mail: None, clock: Clock, lambda_client: Any, calls: CallCounter
+) -> None:
+    """The event path read the user's tags already (GetUser): the alias, the e-mail and the record are all it adds."""
+    person(iam, "gus", clock.now, email="gus@example.com")
+    calls.attach("ses")
+    calls.reset()
+    sign_in(lambda_client, "gus")
+    assert dict(calls.calls) == {
+        "ssm:GetParameter": 1,  # the exemptions, once per container
+        "iam:ListMFADevices": 1,
+        "iam:GetUser": 1,
+        "iam:GetLoginProfile": 1,
+        "iam:TagUser": 2,  # the claim, then the notice record
+        "iam:AttachUserPolicy": 1,
+        "iam:ListAccountAliases": 1,
+        "ses:SendRawEmail": 1,
+    }
