@@ -8,8 +8,9 @@ report is never read here, so each fact about the one user is read live, and onl
 decision depends on it. The order is chosen to keep the common paths cheap:
 
     ListMFADevices        a sign-in by a user with a device stops here (1 call)
-    GetUser               ARN/path, creation time, and the bot's `quarantined-at` tag
-                          (already quarantined -> still-quarantined: no alert, no re-tag)
+    GetUser               ARN/path, creation time, and the user's tags: the bot's `quarantined-at`
+                          (already quarantined -> still-quarantined: no alert, no re-tag), and
+                          the owner's contact and notice record that tell_owners needs
     exemptions            SSM via the Powertools cache (<= 5 min old, so usually no call;
                           a missing parameter is remembered as long);
                           ListGroupsForUser only when the document has an active group entry
@@ -17,6 +18,8 @@ decision depends on it. The order is chosen to keep the common paths cheap:
                           console password was first set (the grace clock)
     TagUser, AttachUserPolicy   the quarantine (service.apply_write); TagUser is also the claim
                           that keeps a racing scan from alerting twice (iam_gateway)
+    owner notice          after the write (tell_owners): ListAccountAliases, the e-mail and/or
+                          Slack DM, TagUser of the notice record; only when a notice is due
 
 Nothing here raises for an event: a malformed one is logged and counted, an AWS failure while
 reading becomes a finding that says no decision was made, and the hourly scan is the backstop.
