@@ -81,3 +81,17 @@ def test_the_demo_speaks_plainly_about_the_simulation(played: tuple[str, demo.De
     text = played[0]
     assert "simulated AWS account" in text
     assert "bends" not in text
+
+
+def test_owners_are_told_once_by_e_mail_and_slack_and_never_in_report_mode(played: tuple[str, demo.Demo]) -> None:
+    text = played[0]
+    assert "Owners: 0 e-mail(s) sent through moto's SES, 0 Slack DM(s)" in scene(text, "report mode")
+    sign_in = scene(text, "signs in to the console without MFA")
+    assert "Owners: 1 e-mail(s) sent through moto's SES, 1 Slack DM(s)" in sign_in
+    assert f"✉ to vic.visitor@example.com: AWS user {demo.SIGN_IN_USER} is restricted until you set up MFA" in sign_in
+    enforce = scene(text, "scan in enforce mode")
+    assert "✉ to frank@example.com: Action required by" in enforce  # grace started 20 minutes ago
+    assert "✉ to olga@example.com: AWS user olga.enrolled: MFA is set up" in enforce
+    assert "owner-unreachable" in enforce and "uma.analyst" in enforce
+    assert "DM to U0CAROL001" in scene(text, "enrols an MFA device")
+    assert "Owners: 0 e-mail(s) sent through moto's SES, 0 Slack DM(s)" in scene(text, "An hour later")

@@ -3,7 +3,9 @@
 AWS is simulated in process by moto; the account is seeded with users covering every row of the
 decision table. The three Lambda handlers are called exactly as Lambda calls them
 (`app.<function>(event, context)`) with real-format events from tests/fixtures/, and after each
-scene the demo prints the findings, the IAM state that matters, and what SNS and Slack received.
+scene the demo prints the findings, the IAM state that matters, what SNS and Slack received, and
+what the users' owners were told: the e-mails moto's SES recorded as sent and the Slack direct
+messages a Web API catcher on 127.0.0.1 caught.
 
 Three things real AWS does and moto does not are added to the simulation, and the demo says so: a
 real-format `<root_account>` row in the credential report, the quota of 10 managed policies per
@@ -18,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -34,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.support import moto_state as ms
+from tests.support.slack_api_catcher import SlackApiCatcher, render_dm
 from tests.support.webhook_catcher import WebhookCatcher, read_sqs_messages, render, render_sns
 
 REGION = "us-east-1"
@@ -57,6 +61,21 @@ STYLE = {
     "identity-center-user-without-mfa": "bold red",
 }
 NEW_USER = "wes.webdev"
+SENDER = "mfa-enforcer@example.com"
+BOT_TOKEN_PARAMETER = "/mfa-enforcer/slack-bot-token"
+BOT_TOKEN = "xoxb-demo-token-not-a-secret"
+# Owner contacts (the `email` tag): addresses Slack knows too, a Slack member id, addresses only;
+# uma.analyst, leo.intern and wes.webdev have none, and are reported as owner-unreachable.
+CONTACTS = {
+    SIGN_IN_USER: "vic.visitor@example.com",
+    TAMPERED_USER: "bob.builder@example.com",
+    ENROLLING_USER: "U0CAROL001",
+    "dan.design": "dan.design@example.com",
+    "frank.fresh": "frank@example.com",
+    "olga.enrolled": "olga@example.com",
+    "quinn.quota": "quinn@example.com",
+}
+SLACK_MEMBERS = {"vic.visitor@example.com": "U0VIC00001", "bob.builder@example.com": "U0BOB00001"}
 
 
 # --- the account -----------------------------------------------------------------------------------
@@ -144,6 +163,50 @@ def notification_channels(patch: pytest.MonkeyPatch, catcher: WebhookCatcher) ->
     return sqs, queue
 
 
+class OwnerInbox:
+    """Where owner notices land: moto's SES (what it recorded as sent) and a Slack Web API catcher."""
+
+    def __init__(self, patch: pytest.MonkeyPatch, iam: Any) -> None:
+        ses = boto3.client("ses", region_name=REGION)
+        ssm = boto3.client("ssm", region_name=REGION)
+        ms.verify_sender(ses, SENDER)
+        self.slack = SlackApiCatcher(BOT_TOKEN, SLACK_MEMBERS)
+        ssm.put_parameter(Name=BOT_TOKEN_PARAMETER, Value=BOT_TOKEN, Type="SecureString")
+        patch.setenv("MFA_ENFORCER_SES_SENDER", SENDER)
+        patch.setenv("MFA_ENFORCER_SLACK_BOT_TOKEN_PARAMETER", BOT_TOKEN_PARAMETER)
+        patch.setenv("MFA_ENFORCER_SLACK_API_URL", self.slack.start())
+        iam.create_account_alias(AccountAlias="acme-demo")
+        for user, contact in CONTACTS.items():
+            iam.tag_user(UserName=user, Tags=[{"Key": "email", "Value": contact}])
+        self.seen = 0
+
+    def show(self, console: Console) -> None:
+        """What owners were told since the last call: subject and first lines of each e-mail, the top of each DM."""
+        emails = ms.sent_emails()[self.seen :]
+        self.seen += len(emails)
+        posted, self.slack.posted[:] = list(self.slack.posted), []
+        console.print(
+            f"[bold]Owners[/bold]: {len(emails)} e-mail(s) sent through moto's SES, "
+            f"{len(posted)} Slack DM(s) caught on 127.0.0.1"
+        )
+        plain: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
+        for mail in emails:
+            lines = [line for line in mail.text.splitlines() if line.strip() and not set(line) <= {"="}]
+            console.print(f"  ✉ to {mail.to}: {mail.subject}", style="bold", **plain)
+            for line in lines[1:3]:
+                console.print("    " + textwrap.shorten(line, 150, placeholder=" …"), **plain)
+        for message in posted:
+            console.print(f"  💬 DM to {message['channel']}:", **plain)
+            shown = render_dm(message).splitlines()[:3]
+            console.print(
+                "\n".join("    │ " + textwrap.shorten(line, 150, placeholder=" …") for line in shown), **plain
+            )
+        console.print()
+
+    def stop(self) -> None:
+        self.slack.stop()
+
+
 @contextmanager
 def embedded_aws() -> Iterator[pytest.MonkeyPatch]:
     """Simulated AWS in process with fake credentials, plus the three additions described above."""
@@ -219,6 +282,7 @@ class Demo:
     specs: list[ms.UserSpec]
     scene_number: int = 0
     sent: list[dict[str, Any]] = field(default_factory=list)
+    owners: OwnerInbox | None = None
 
     def mode(self, mode: str) -> None:
         """Set MFA_ENFORCER_MODE for the next invocations, as a redeploy of the stage would."""
@@ -259,6 +323,8 @@ class Demo:
             lines = render(payload).splitlines()
             self.console.print("\n".join("  │ " + line for line in lines), markup=False, highlight=False)
         self.console.print()
+        if self.owners is not None:
+            self.owners.show(self.console)
 
     def quarantine_of(self, user: str) -> str:
         """How `user` is held right now, read back from the simulated IAM."""
@@ -519,6 +585,7 @@ SCENES: tuple[Scene, ...] = (
 def run(console: Console, scenes: tuple[Scene, ...] = SCENES) -> Demo:
     """Seed the simulated account, play every scene, print the final IAM state; returns the state for tests."""
     catcher = WebhookCatcher()
+    owners: OwnerInbox | None = None
     try:
         with embedded_aws() as patch:
             from chalicelib import bootstrap
@@ -530,17 +597,20 @@ def run(console: Console, scenes: tuple[Scene, ...] = SCENES) -> Demo:
             specs = seed(iam, ssm)
             pre_quarantine(iam, policy_arn, ["olga.enrolled", "pat.stuck"])
             sqs, queue = notification_channels(patch, catcher)
+            owners = OwnerInbox(patch, iam)
             patch.setenv("MFA_ENFORCER_QUARANTINE_POLICY_ARN", policy_arn)
             console.print(
                 f"[bold]mfa-enforcer demo[/bold]: a simulated AWS account ({ms.ACCOUNT_ID}) with {len(specs)} IAM "
                 f"users, exemptions in SSM {EXEMPTIONS_PARAMETER}, findings to SNS (read back through SQS) and to "
-                "Slack (a webhook catcher on 127.0.0.1). Nothing leaves this machine.\n"
+                "Slack (a webhook catcher on 127.0.0.1); the users' owners are told by e-mail (the simulated SES "
+                "records what it sends) and by Slack DM (a Web API catcher on 127.0.0.1), from each user's `email` "
+                "tag; report mode tells no owner. Nothing leaves this machine.\n"
                 "[dim]Added to the simulation because moto does not model them: a real-format <root_account> row "
                 "in the credential report, the quota of 10 managed policies per user, and the role's condition that "
                 "lets only one writer stamp a quarantine.[/dim]\n",
                 highlight=False,
             )
-            demo = Demo(console, patch, iam, sqs, queue, catcher, policy_arn, specs)
+            demo = Demo(console, patch, iam, sqs, queue, catcher, policy_arn, specs, owners=owners)
             for scene in scenes:
                 scene(demo)
             console.print(state_table(iam, specs))
@@ -548,6 +618,8 @@ def run(console: Console, scenes: tuple[Scene, ...] = SCENES) -> Demo:
             return demo
     finally:
         catcher.stop()
+        if owners is not None:
+            owners.stop()
 
 
 def main() -> None:
