@@ -19,6 +19,7 @@ from chalicelib import service, tell_owners
 from chalicelib.adapters import notify, owner_channels
 from chalicelib.adapters.iam_gateway import IamGateway
 from chalicelib.adapters.parameters import ParameterStore
+from chalicelib.adapters.quarantine_policy import QuarantinePolicyGateway
 from chalicelib.core import config
 
 SLACK_RETRY = notify.SlackRetryPolicy()  # owner direct messages; tests swap in one that records its waits
@@ -70,13 +71,15 @@ def _parameter_store() -> ParameterStore:
 
 def ports(current: config.Settings) -> service.Ports:
     """Wire the adapters for one invocation (the adapters themselves are cheap; clients are cached)."""
+    arn = current.quarantine_policy_arn
     return service.Ports(
         settings=current,
-        iam=IamGateway(client("iam"), current.quarantine_policy_arn),
+        iam=IamGateway(client("iam"), arn),
         parameters=_parameter_store(),
         notifier=notify.build(current, client, _parameter_store()),
         clock=lambda: now(),
         owners=owners(current),
+        policy=QuarantinePolicyGateway(client("iam"), arn) if arn is not None else None,
     )
 
 

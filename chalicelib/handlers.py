@@ -104,7 +104,7 @@ def _on_event(
             return handle(bootstrap.ports(settings), event, identity).summary()
         except Exception as exc:
             logger.exception("unexpected error while handling the event; nothing more was done")
-            observability.dimensioned("HandlerErrors", 1, Handler=name)
+            observability.dimensioned(observability.HANDLER_ERRORS, 1, Handler=name)
             return {"trigger": name, "error": type(exc).__name__}
     finally:
         observability.flush()

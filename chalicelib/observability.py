@@ -18,6 +18,10 @@ from chalicelib.core.model import Finding
 
 SERVICE = "mfa-enforcer"
 NAMESPACE = "MfaEnforcer"
+# Metrics the deployment's alarms watch (.chalice/merge-template.yaml); a test holds the alarms to these names.
+SCANS_COMPLETED = "ScansCompleted"
+HANDLER_ERRORS = "HandlerErrors"
+FINDINGS = "Findings"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -39,7 +43,7 @@ def count_findings(findings: Iterable[Finding]) -> dict[str, int]:
     """Emit one `Findings` metric per type (dimension `FindingType`) and return the counts."""
     counts = Counter(f.type.value for f in findings)
     for kind, value in sorted(counts.items()):
-        dimensioned("Findings", value, FindingType=kind)
+        dimensioned(FINDINGS, value, FindingType=kind)
     return dict(sorted(counts.items()))
 
 

@@ -21,6 +21,11 @@ decision depends on it. The order is chosen to keep the common paths cheap:
     owner notice          after the write (tell_owners): ListAccountAliases, the e-mail and/or
                           Slack DM, TagUser of the notice record; only when a notice is due
 
+A call on the quarantine policy itself (CreatePolicyVersion, SetDefaultPolicyVersion, DeletePolicy,
+or DetachGroupPolicy from its group) costs GetPolicy, GetPolicyVersion and ListEntitiesForPolicy
+(the group), then the restore's writes in enforce mode (guard); the bot's own restore coming back
+as an event is recognised by its role and costs nothing.
+
 Nothing here raises for an event: a malformed one is logged and counted, an AWS failure while
 reading becomes a finding that says no decision was made, and the hourly scan is the backstop.
 """
@@ -37,11 +42,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import observability, service, tell_owners
+from chalicelib import guard, observability, service, tell_owners
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
 from chalicelib.adapters.iam_gateway import QuarantineSnapshot, UserNotFoundError
 from chalicelib.adapters.parameters import CACHE_SECONDS, ParameterStore, ParameterUnavailableError
-from chalicelib.core import decide, events, exemptions
+from chalicelib.core import decide, events, exemptions, integrity
 from chalicelib.core.model import (
     QUARANTINE_GROUP,
     ROOT_USER,
@@ -147,6 +152,8 @@ def on_iam_change(ports: service.Ports, raw: object, identity: CallerIdentity) -
     verdict = decide.triage_change(change, account, ports.settings.quarantine_policy_arn)
     if isinstance(verdict, decide.Ignore):
         return run.ignored(verdict)
+    if isinstance(verdict, decide.PolicyChange):
+        return _policy(run, verdict, account)
     if isinstance(verdict, decide.Restore):
         return _restore(run, verdict, account)
     return _check(run, verdict, account)
@@ -180,15 +187,47 @@ def _check(run: _Run, verdict: decide.CheckUser, account: str) -> EventOutcome:
         return run.failed(f"could not check user {verdict.user}", exc)
 
 
-def _restore(run: _Run, verdict: decide.Restore, account: str) -> EventOutcome:
-    """Someone removed a quarantine: unless it was the bot, judge it as tamper (decide.tamper)."""
-    run.user = verdict.user
+def _policy(run: _Run, verdict: decide.PolicyChange, account: str) -> EventOutcome:
+    """Someone acted on the quarantine policy: unless it was the bot, check it now and restore what differs."""
+    if _own(run, verdict.actor):
+        return run.ignored(decide.Ignore(decide.Skip.OWN_CHANGE, f"the bot's own restore ({verdict.how})"))
+    policy = run.ports.policy
+    if policy is None:  # triage only passes changes of a configured policy, and bootstrap builds this for it
+        return run.ignored(decide.Ignore(decide.Skip.NO_POLICY, "no quarantine policy configured"))
+    try:
+        checked = guard.check(policy, run.ports.settings.mode, run.now, run.policy.interval)
+    except AWS_ERRORS as exc:
+        return run.failed(f"could not read the quarantine policy {policy.arn}", exc)
+    if checked.tampering is None:
+        why = f"{verdict.actor.label} {verdict.how}, and the quarantine policy is as shipped (restored, or unchanged)"
+        return run.ignored(decide.Ignore(decide.Skip.POLICY_INTACT, why))
+    finding = integrity.finding(
+        checked.tampering,
+        checked.restored,
+        mode=run.ports.settings.mode,
+        now=run.now,
+        trigger=run.trigger,
+        interval=run.policy.interval,
+        actor=verdict.actor.label,
+    )
+    writes = checked.restored.writes if checked.restored is not None else 0
+    return run.finish([finding], writes=writes, account=account)
+
+
+def _own(run: _Run, actor: events.Principal) -> bool:
+    """Whether the event's caller is one of the bot's own roles (decide.is_own_change)."""
     try:
         bot = run.identity.arn()
     except AWS_ERRORS as exc:
         logger.warning("cannot tell the bot's own role; judging the change as someone else's", extra=_error(exc))
-        bot = None
-    if decide.is_own_change(verdict.actor, bot):
+        return False
+    return decide.is_own_change(actor, bot, run.ports.settings.bot_role_names)
+
+
+def _restore(run: _Run, verdict: decide.Restore, account: str) -> EventOutcome:
+    """Someone removed a quarantine: unless it was the bot, judge it as tamper (decide.tamper)."""
+    run.user = verdict.user
+    if _own(run, verdict.actor):
         return run.ignored(decide.Ignore(decide.Skip.OWN_CHANGE, f"the bot's own release ({verdict.how})"))
     try:
         gathered = _gather(run, verdict.user, stop_if_mfa=False, grace=False)
@@ -351,12 +390,12 @@ def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore
             return failed.with_changes(action=Action.NONE), 0
         if QUARANTINE_GROUP in groups:
             snapshot = QuarantineSnapshot(frozenset(), frozenset({write.user}))
-    # MFA was confirmed absent, and the bot's tag, moments ago by this invocation (GetUser): no
-    # second ListMFADevices, and a tag found when claiming was written since, by another writer.
-    # A release after someone else's removal (restore) only tidies up the tags; it is this event's news.
-    return service.apply_write(
-        iam, replace(write, confirm_no_mfa=False), snapshot, run.now, seen_untagged=True, cleanup=restore is not None
-    )
+    # MFA was confirmed absent or present (the release's live proof), and the bot's tag read, moments
+    # ago by this invocation (ListMFADevices, GetUser): no second ListMFADevices, and a tag found when
+    # claiming was written since, by another writer. A release after someone else's removal
+    # (restore) only tidies up the tags; it is this event's news.
+    live = replace(write, confirm_no_mfa=False, confirm_mfa=False)
+    return service.apply_write(iam, live, snapshot, run.now, seen_untagged=True, cleanup=restore is not None)
 
 
 class _Run:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib import observability, tell_owners
+from chalicelib import guard, observability, tell_owners
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
 from chalicelib.adapters.iam_gateway import (
     GroupNotFoundError,
@@ -27,10 +27,11 @@ from chalicelib.adapters.iam_gateway import (
     UserNotFoundError,
 )
 from chalicelib.adapters.parameters import ParameterStore, ParameterUnavailableError
-from chalicelib.core import credential_report, decide, events, exemptions
+from chalicelib.adapters.quarantine_policy import QuarantinePolicyGateway
+from chalicelib.core import credential_report, decide, events, exemptions, integrity
 from chalicelib.core import root as root_account
 from chalicelib.core.config import Settings
-from chalicelib.core.model import Action, Finding, FindingType, Plan, RunResult, Trigger, Write
+from chalicelib.core.model import QUARANTINE_GROUP, Action, Finding, FindingType, Plan, RunResult, Trigger, Write
 
 logger = observability.logger
 
@@ -62,6 +63,7 @@ class Ports:
     notifier: Notifier = field(default_factory=NullNotifier)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     owners: tell_owners.Owners | None = None  # None: owner notices are not configured
+    policy: QuarantinePolicyGateway | None = None  # None: no quarantine policy configured, nothing to check
 
 
 class TimeBudget:
@@ -87,7 +89,12 @@ def policy_for(settings: Settings) -> decide.Policy:
 
 
 def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> RunResult:
-    """The scheduled reconciliation: report -> plan -> writes -> findings -> notifications."""
+    """The scheduled reconciliation: report -> integrity of the quarantine -> plan -> writes -> findings -> notify.
+
+    The quarantine policy is checked (and in enforce mode restored) before anyone is quarantined,
+    so a new quarantine lands on the shipped document; while it stays hollow nobody is reported
+    as contained (core.integrity).
+    """
     started = time.monotonic()
     budget = TimeBudget(remaining_ms)
     now = ports.clock()
@@ -105,6 +112,8 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
     if body.generated is not None:
         logger.info("credential report", extra={"generated": body.generated.isoformat(), "rows": len(report.rows)})
 
+    checked, problem_finding = _integrity(ports, snapshot, now)
+    snapshot = _regroup(ports, snapshot, checked)
     document, members, problem = load_exemptions(ports, fresh=True)
     plan = decide.scan(
         report, document, members, snapshot.users, now, policy_for(settings), root_summary=read_root(ports)
@@ -113,8 +122,18 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
     if problem is not None:
         findings.insert(0, decide.config_error(problem, now, Trigger.SCHEDULED_SCAN))
 
-    outcome = execute(ports, plan, snapshot, now, budget)
-    final = outcome.apply(findings)
+    outcome = execute(ports, plan, snapshot, now, budget, hollow=checked.hollow)
+    exposure = integrity.Exposure(snapshot.direct, snapshot.via_group)
+    final = integrity.uncontained(outcome.apply(findings), checked.hollow, exposure)
+    if checked.tampering is not None:
+        exposed = sum(1 for f in final if integrity.is_uncontained(f))
+        tampered = integrity.finding(
+            checked.tampering, checked.restored, mode=settings.mode, now=now, trigger=Trigger.SCHEDULED_SCAN,
+            interval=decide.SCAN_INTERVAL, exposed=exposed,
+        )  # fmt: skip
+        final.insert(0, tampered)
+    elif problem_finding is not None:
+        final.insert(0, problem_finding)
     told = tell_owners.tell(
         ports.owners, ports.iam, settings, final, now, Trigger.SCHEDULED_SCAN, time_left=lambda: not budget.exhausted()
     )
@@ -128,7 +147,50 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
         account_id=settings.account_id or _account_of(report),
         owner_notices=told.tally,
     )
-    return _finish(ports, result, started)
+    return _finish(ports, result, started, completed=True)
+
+
+def _integrity(ports: Ports, snapshot: QuarantineSnapshot, now: datetime) -> tuple[guard.Checked, Finding | None]:
+    """The quarantine policy's integrity check; a policy the bot cannot read is reported, and the scan goes on."""
+    if ports.policy is None:
+        return guard.Checked(), None
+    try:
+        checked = guard.check(
+            ports.policy, ports.settings.mode, now, decide.SCAN_INTERVAL, group_attached=snapshot.group_attached
+        )
+    except AWS_ERRORS as exc:
+        reason = f"the quarantine policy {ports.policy.arn} could not be read: quarantines may be hollow"
+        unread = Finding(
+            type=FindingType.QUARANTINE_POLICY_TAMPERED,
+            user=None,
+            arn=ports.policy.arn,
+            action=Action.NONE,
+            reason=reason,
+            detected_by=Trigger.SCHEDULED_SCAN,
+            timestamp=now,
+            transition=decide.daily_due(now, decide.SCAN_INTERVAL),
+            error=error_text(exc),
+        )
+        return guard.Checked(), unread
+    return checked, None
+
+
+def _regroup(ports: Ports, snapshot: QuarantineSnapshot, checked: guard.Checked) -> QuarantineSnapshot:
+    """Read the fallback group's members when ListEntitiesForPolicy did not show the group holding the policy.
+
+    Only after tampering (a detached group, a deleted policy): the members are held again if the
+    group was re-attached, or they are the users the hollow group leaves uncontained.
+    """
+    if snapshot.group_attached or checked.tampering is None:
+        return snapshot
+    try:
+        members = ports.iam.group_members(QUARANTINE_GROUP)
+    except GroupNotFoundError:
+        members = frozenset()
+    except AWS_ERRORS as exc:
+        logger.warning("cannot read the quarantine group's members", extra={"error": error_text(exc)})
+        members = frozenset()
+    return replace(snapshot, via_group=members, group_attached=checked.group_restored)
 
 
 def read_root(ports: Ports) -> root_account.Summary:
@@ -184,6 +246,8 @@ def execute(
     now: datetime,
     budget: TimeBudget,
     workers: int = WRITE_WORKERS,
+    *,
+    hollow: integrity.Hollow | None = None,
 ) -> _Outcome:
     """Carry out the plan's candidates, a few users at a time; a failure becomes that user's finding.
 
@@ -201,7 +265,7 @@ def execute(
                 break
             if len(running) >= workers:
                 _collect(wait(running, return_when=FIRST_COMPLETED).done, running, outcome)
-            running[pool.submit(apply_write, ports.iam, candidate, snapshot, now)] = candidate
+            running[pool.submit(apply_write, ports.iam, candidate, snapshot, now, hollow=hollow)] = candidate
             started += 1
         _collect(wait(running).done, running, outcome)
     if started < len(ordered):
@@ -233,6 +297,7 @@ def apply_write(
     *,
     seen_untagged: bool = False,
     cleanup: bool = False,
+    hollow: integrity.Hollow | None = None,
 ) -> tuple[Finding | None, int]:
     """Confirm and perform one candidate; returns its final finding (None: nothing to report) and writes made.
 
@@ -241,25 +306,19 @@ def apply_write(
     alert. `seen_untagged` says the caller read the user without the bot's tag just before; the
     scan decides from its snapshot taken at `now` instead, and judges the tag by its stamp
     (decide.claim_held_by_other). `cleanup` marks a release that only tidies up after someone else
-    removed the quarantine (the event that reported the removal announces it).
+    removed the quarantine (the event that reported the removal announces it). `hollow` is what
+    the integrity check left unrestored: a quarantine made under it is said not to contain.
     """
     finding = candidate.finding
     try:
         if candidate.confirm_no_mfa and iam.has_mfa_device(candidate.user):
             logger.info("MFA enrolled since the report; not quarantined", extra={"user": candidate.user})
             return None, 0
+        if candidate.confirm_mfa and not iam.has_mfa_device(candidate.user):
+            logger.info("the report says MFA, but no device is live; still quarantined", extra={"user": candidate.user})
+            return decide.no_live_device(finding), 0
         if candidate.action is Action.QUARANTINE:
-            contained = iam.quarantine(candidate.user, now)
-            suffix = (
-                " (via the quarantine group: user is at the managed-policy quota)" if contained.how == "group" else ""
-            )
-            finding = finding.with_changes(reason=finding.reason + suffix)
-            if contained.held_since is None:
-                return finding, 2
-            if decide.claim_held_by_other(contained.held_since, None if seen_untagged else now):
-                logger.info("quarantine claimed by another run", extra={"user": candidate.user})
-                return decide.claimed_elsewhere(finding, contained.held_since), 1
-            return finding, 1
+            return _quarantine(iam, candidate, now, seen_untagged=seen_untagged, hollow=hollow)
         if candidate.action is Action.RELEASE:
             released = iam.release(candidate.user, via_group=candidate.user in snapshot.via_group)
             if not released and not cleanup:
@@ -273,6 +332,27 @@ def apply_write(
     except AWS_ERRORS as exc:
         failed = FindingType.CANNOT_RELEASE if candidate.action is Action.RELEASE else FindingType.CANNOT_QUARANTINE
         return finding.with_changes(type=failed, error=error_text(exc), action=Action.NONE), 0
+
+
+def _quarantine(
+    iam: IamGateway, candidate: Write, now: datetime, *, seen_untagged: bool, hollow: integrity.Hollow | None
+) -> tuple[Finding | None, int]:
+    """Tag and attach (or join the group); under a hollow policy the finding says the user is not contained."""
+    finding = candidate.finding
+    if hollow is not None and hollow.missing:  # nothing to attach: the tampered finding counts these users
+        return integrity.not_contained(finding, hollow).with_changes(action=Action.NONE, transition=False), 0
+    contained = iam.quarantine(candidate.user, now)
+    suffix = " (via the quarantine group: user is at the managed-policy quota)" if contained.how == "group" else ""
+    finding = finding.with_changes(reason=finding.reason + suffix)
+    writes = 2
+    if contained.held_since is not None:
+        writes = 1
+        if decide.claim_held_by_other(contained.held_since, None if seen_untagged else now):
+            logger.info("quarantine claimed by another run", extra={"user": candidate.user})
+            finding = decide.claimed_elsewhere(finding, contained.held_since)
+    if hollow is not None and not hollow.contains(via_group=contained.how == "group"):
+        finding = integrity.not_contained(finding, hollow)
+    return finding, writes
 
 
 def _account_of(report: credential_report.CredentialReport) -> str | None:
@@ -293,13 +373,20 @@ def _account_finding(kind: FindingType, reason: str, now: datetime) -> Finding:
     )
 
 
-def _finish(ports: Ports, result: RunResult, started: float) -> RunResult:
-    """Log, count and notify; notification failures are the notifier's to absorb."""
+def _finish(ports: Ports, result: RunResult, started: float, *, completed: bool = False) -> RunResult:
+    """Log, count and notify; notification failures are the notifier's to absorb.
+
+    A scan that made its decisions also emits `ScansCompleted` (dimension `service`), the
+    heartbeat the deployment's dead-man's-switch alarm watches; a scan stopped for want of
+    data does not.
+    """
     result = replace(result, duration_ms=int((time.monotonic() - started) * 1000))
     observability.log_findings(result.findings)
     observability.count_findings(result.findings)
     observability.add("UsersScanned", result.users_scanned)
     observability.add("IamWrites", result.writes)
     observability.add("ScanDuration", result.duration_ms, MetricUnit.Milliseconds)
+    if completed:
+        observability.dimensioned(observability.SCANS_COMPLETED, 1)
     ports.notifier.publish(result)
     return result

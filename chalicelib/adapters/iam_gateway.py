@@ -78,10 +78,17 @@ class CredentialReportBody:
 
 @dataclass(frozen=True)
 class QuarantineSnapshot:
-    """Who holds the quarantine policy now, directly or through the fallback group."""
+    """Who holds the quarantine policy now, directly or through the fallback group.
+
+    `group_attached` says whether the group `mfa-enforcer-quarantine` still holds the policy (the
+    integrity check reads it from here, for free); `policy_exists` is False when IAM has no such
+    policy at all (then nobody holds it).
+    """
 
     direct: frozenset[str]
     via_group: frozenset[str]
+    group_attached: bool = True
+    policy_exists: bool = True
 
     @property
     def users(self) -> frozenset[str]:
@@ -156,11 +163,17 @@ class IamGateway:
             return QuarantineSnapshot(frozenset(), frozenset())
         users: set[str] = set()
         groups: set[str] = set()
-        for page in self._iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=self._policy_arn):
-            users.update(u["UserName"] for u in page.get("PolicyUsers", []))
-            groups.update(g["GroupName"] for g in page.get("PolicyGroups", []))
-        via_group = self.group_members(QUARANTINE_GROUP) if QUARANTINE_GROUP in groups else frozenset()
-        return QuarantineSnapshot(direct=frozenset(users), via_group=via_group)
+        try:
+            for page in self._iam.get_paginator("list_entities_for_policy").paginate(PolicyArn=self._policy_arn):
+                users.update(u["UserName"] for u in page.get("PolicyUsers", []))
+                groups.update(g["GroupName"] for g in page.get("PolicyGroups", []))
+        except ClientError as exc:
+            if _code(exc) != "NoSuchEntity":
+                raise
+            return QuarantineSnapshot(frozenset(), frozenset(), group_attached=False, policy_exists=False)
+        attached = QUARANTINE_GROUP.casefold() in {g.casefold() for g in groups}
+        via_group = self.group_members(QUARANTINE_GROUP) if attached else frozenset()
+        return QuarantineSnapshot(direct=frozenset(users), via_group=via_group, group_attached=attached)
 
     def account_summary(self) -> dict[str, int]:
         """GetAccountSummary's SummaryMap: once per scan, for what root holds right now (core/root.py)."""
@@ -172,7 +185,7 @@ class IamGateway:
         return self._names("get_group", "Users", "UserName", missing, GroupName=group)
 
     def has_mfa_device(self, user: str) -> bool:
-        """Live check before a quarantine: the report may be hours old."""
+        """Live check before a quarantine or a release for MFA: the report may be hours old."""
         try:
             return bool(self._iam.list_mfa_devices(UserName=user, MaxItems=1)["MFADevices"])
         except ClientError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib import service
 from chalicelib.adapters.iam_gateway import Contained, CredentialReportBody, IamGateway, QuarantineSnapshot
 from chalicelib.adapters.parameters import ParameterStore
+from chalicelib.adapters.quarantine_policy import QuarantinePolicyGateway
 from chalicelib.cli import render, session, terminal
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.core import config
@@ -79,10 +80,12 @@ class _ObservedParameters(ParameterStore):
 def scan_once(aws: session.Aws, settings: Settings, *, show_progress: bool, verbose: bool) -> RunResult:
     """One run of the core, with a progress display on stderr when it is a terminal."""
     with terminal.Steps(PHASES, enabled=show_progress) as steps:
+        arn = settings.quarantine_policy_arn
         ports = service.Ports(
             settings=settings,
-            iam=_ObservedIam(aws.client("iam"), settings.quarantine_policy_arn, steps),
+            iam=_ObservedIam(aws.client("iam"), arn, steps),
             parameters=_ObservedParameters(session.parameter_store(aws), steps),
+            policy=QuarantinePolicyGateway(aws.client("iam"), arn) if arn is not None else None,
         )
         with session.lambda_telemetry(verbose):
             result = service.run_scan(ports)

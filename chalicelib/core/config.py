@@ -28,6 +28,7 @@ SLACK_BOT_TOKEN_PARAMETER = "MFA_ENFORCER_SLACK_BOT_TOKEN_PARAMETER"
 SLACK_API_URL = "MFA_ENFORCER_SLACK_API_URL"
 REMINDER_HOURS = "MFA_ENFORCER_REMINDER_HOURS"
 OWNER_NOTICES_IN_REPORT_MODE = "MFA_ENFORCER_OWNER_NOTICES_IN_REPORT_MODE"
+BOT_ROLE_NAMES = "MFA_ENFORCER_BOT_ROLE_NAMES"
 
 DEFAULT_EXEMPTIONS_PARAMETER = "/mfa-enforcer/exemptions"
 DEFAULT_GRACE_HOURS = 24.0
@@ -46,6 +47,7 @@ MAX_PARAMETER_NAME = 1011
 MAX_PARAMETER_LEVELS = 15
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")  # IAM's tag-key characters, ASCII only
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 
 class ConfigurationError(ValueError):
@@ -86,6 +88,7 @@ class Settings:
     slack_webhook_parameter: str | None = None
     security_hub: bool = False
     owners: OwnerNotices = field(default_factory=OwnerNotices)
+    bot_role_names: tuple[str, ...] = ()  # the deployment's own roles, when named outright (core.own_roles)
 
     @property
     def enforce(self) -> bool:
@@ -166,7 +169,19 @@ def from_env(env: Mapping[str, str]) -> Settings:
         slack_webhook_parameter=webhook_parameter,
         security_hub=hub_raw == "on",
         owners=_owner_notices(value),
+        bot_role_names=_role_names(value(BOT_ROLE_NAMES)),
     )
+
+
+def _role_names(raw: str | None) -> tuple[str, ...]:
+    """A comma list of IAM role names; blanks between commas are ignored, anything IAM would refuse is an error."""
+    if raw is None:
+        return ()
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    bad = [name for name in names if not _ROLE_NAME.match(name)]
+    if bad:
+        raise ConfigurationError(f"{BOT_ROLE_NAMES} must be a comma list of IAM role names, got {bad[0]!r}")
+    return names
 
 
 def _grace_hours(raw: str | None) -> float:

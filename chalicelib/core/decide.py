@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib.core import events
+from chalicelib.core import events, own_roles
 from chalicelib.core import exemptions as exemptions_module
 from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport, RowError
@@ -115,7 +115,7 @@ def evaluate(
 
     if facts.quarantined:
         if facts.mfa:
-            return _release(make, policy, "MFA device enrolled")
+            return _release(make, policy, "MFA device enrolled", live_proof=exempt is None)
         if exempt is not None:
             return _release(make, policy, f"exempted by {exempt.describe()}: {exempt.reason}")
         return (make(FindingType.STILL_QUARANTINED, Action.NONE, "still without MFA", transition=False),), None
@@ -256,10 +256,13 @@ def _later(start: datetime, delta: timedelta) -> datetime:
         return datetime.max.replace(tzinfo=start.tzinfo)
 
 
-def _release(make: _Maker, policy: Policy, why: str) -> tuple[tuple[Finding, ...], Write]:
+def _release(make: _Maker, policy: Policy, why: str, *, live_proof: bool = False) -> tuple[tuple[Finding, ...], Write]:
+    """A release; `live_proof` when only MFA justifies it: the shell first confirms a device with ListMFADevices."""
     action = Action.RELEASE if policy.mode is Mode.ENFORCE else Action.WOULD_RELEASE
     finding = make(FindingType.RELEASED, action, why, transition=True)
-    return (finding,), Write(action=action, user=finding.user or "", reason=why, finding=finding, confirm_no_mfa=False)
+    user = finding.user or ""
+    write = Write(action, user, why, finding, confirm_no_mfa=False, confirm_mfa=live_proof)
+    return (finding,), write
 
 
 def _row_errors(errors: Iterable[RowError], now: datetime, *, transition: bool) -> list[Finding]:
@@ -347,6 +350,7 @@ class Skip(enum.StrEnum):
     HAS_MFA = "has-mfa"
     MFA_ENROLLED = "mfa-enrolled"
     NO_CREDENTIAL_TYPE = "no-credential-type"
+    POLICY_INTACT = "policy-intact"
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,14 @@ class Restore:
         )
 
 
+@dataclass(frozen=True)
+class PolicyChange:
+    """Someone acted on the quarantine policy itself: check its integrity now (and restore it in enforce mode)."""
+
+    actor: events.Principal
+    how: str
+
+
 def triage_login(login: events.ConsoleLogin, account: str) -> Ignore | CheckUser | RootSignIn:
     """What a ConsoleLogin calls for.
 
@@ -428,12 +440,16 @@ def triage_login(login: events.ConsoleLogin, account: str) -> Ignore | CheckUser
     return _not_an_iam_user(principal)
 
 
-def triage_change(change: events.IamChange, account: str, policy_arn: str | None) -> Ignore | CheckUser | Restore:
+def triage_change(
+    change: events.IamChange, account: str, policy_arn: str | None
+) -> Ignore | CheckUser | Restore | PolicyChange:
     """What an IAM change calls for. Only successful calls count; the target is the user acted on.
 
     EnableMFADevice, DeactivateMFADevice, DeleteVirtualMFADevice and CreateLoginProfile re-check
     the user. DetachUserPolicy of the quarantine policy, and RemoveUserFromGroup of the quarantine
-    group (the fallback at the managed-policy quota), are possible tamper.
+    group (the fallback at the managed-policy quota), are possible tamper. CreatePolicyVersion,
+    SetDefaultPolicyVersion and DeletePolicy of the quarantine policy, and DetachGroupPolicy of it
+    from the quarantine group, may have emptied every quarantine at once: the policy is checked.
     """
     foreign = _foreign(change.accounts, account)
     if foreign is not None:
@@ -442,6 +458,8 @@ def triage_change(change: events.IamChange, account: str, policy_arn: str | None
         return Ignore(
             Skip.FAILED_CALL, f"{change.event_name} failed ({events.show(change.error_code)}): nothing changed"
         )
+    if change.name in events.POLICY_EVENTS:
+        return _policy_change(change, policy_arn)
     user = change.target
     if user is None:
         return Ignore(Skip.NO_TARGET, f"{change.event_name} names no IAM user to check")
@@ -460,12 +478,31 @@ def triage_change(change: events.IamChange, account: str, policy_arn: str | None
     return CheckUser(user, stop_if_mfa=False)
 
 
-def is_own_change(actor: events.Principal, bot_arn: str | None) -> bool:
-    """True when the caller is the bot itself (its releases arrive as events too).
+def _policy_change(change: events.IamChange, policy_arn: str | None) -> Ignore | PolicyChange:
+    """A call on some policy: only the quarantine policy (and, for DetachGroupPolicy, only its group) matters."""
+    if policy_arn is None:
+        return Ignore(Skip.NO_POLICY, f"no quarantine policy configured: {change.event_name} cannot be judged")
+    if (change.policy_arn or "").casefold() != policy_arn.casefold():
+        return Ignore(
+            Skip.OTHER_POLICY, f"{change.event_name} of {events.show(change.policy_arn)}, not the quarantine policy"
+        )
+    if (
+        change.name is events.IamEvent.DETACH_GROUP_POLICY
+        and (change.group_name or "").casefold() != QUARANTINE_GROUP.casefold()
+    ):
+        return Ignore(Skip.OTHER_GROUP, f"detached from group {events.show(change.group_name)}, not {QUARANTINE_GROUP}")
+    return PolicyChange(change.principal, change.policy_change)
 
-    The bot runs as an assumed role; any session of that role counts (all three functions share
-    it). Misjudging is safe either way: the bot removes a quarantine only for MFA or an exemption,
-    and `tamper` finds nothing to restore in exactly those cases.
+
+def is_own_change(actor: events.Principal, bot_arn: str | None, named: Sequence[str] = ()) -> bool:
+    """True when the caller is the bot itself (its releases and restores arrive as events too).
+
+    The bot runs as an assumed role; a session of any of the deployment's function roles counts
+    (own_roles: siblings derived from the bot's own role name, or `named` outright), and only in
+    the bot's own account, since role names are unique per account only. Misjudging costs little
+    either way: an own change taken for someone else's finds nothing to restore (the bot removes a
+    quarantine only for MFA or an exemption), and someone else's taken for the bot's is still
+    caught by the next scan.
     """
     if bot_arn is None:
         return False
@@ -474,7 +511,7 @@ def is_own_change(actor: events.Principal, bot_arn: str | None) -> bool:
         return actor.arn == bot_arn
     return (
         actor.type is events.PrincipalType.ASSUMED_ROLE
-        and (actor.role_name or "").casefold() == bot_role.casefold()
+        and own_roles.bot_roles(bot_role, named).covers(actor.role_name)
         and (actor.account_id or events.account_of(actor.arn)) == events.account_of(bot_arn)
     )
 
@@ -556,6 +593,20 @@ def claim_held_by_other(held_since: str, decided_at: datetime | None) -> bool:
     if stamped.tzinfo is None:
         return False
     return decided_at - CLAIM_WINDOW <= stamped <= decided_at + LONGEST_RUN + CLAIM_WINDOW
+
+
+def no_live_device(finding: Finding) -> Finding:
+    """A release for MFA that ListMFADevices does not back (a stale report row): the user stays, and nothing is said.
+
+    The report can be hours old: the row may predate the user removing their device. Only a
+    device IAM shows now proves MFA, so the user stays quarantined, as a quiet `still-quarantined`.
+    """
+    return finding.with_changes(
+        type=FindingType.STILL_QUARANTINED,
+        action=Action.NONE,
+        transition=False,
+        reason="still without MFA: the credential report shows MFA, but ListMFADevices shows no device",
+    )
 
 
 def claimed_elsewhere(finding: Finding, held_since: str) -> Finding:

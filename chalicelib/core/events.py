@@ -43,6 +43,21 @@ class IamEvent(enum.StrEnum):
     CREATE_LOGIN_PROFILE = "CreateLoginProfile"
     DETACH_USER_POLICY = "DetachUserPolicy"
     REMOVE_USER_FROM_GROUP = "RemoveUserFromGroup"
+    # The quarantine policy itself (core.integrity): its versions, its group, its existence.
+    CREATE_POLICY_VERSION = "CreatePolicyVersion"
+    SET_DEFAULT_POLICY_VERSION = "SetDefaultPolicyVersion"
+    DETACH_GROUP_POLICY = "DetachGroupPolicy"
+    DELETE_POLICY = "DeletePolicy"
+
+
+POLICY_EVENTS = frozenset(
+    {
+        IamEvent.CREATE_POLICY_VERSION,
+        IamEvent.SET_DEFAULT_POLICY_VERSION,
+        IamEvent.DETACH_GROUP_POLICY,
+        IamEvent.DELETE_POLICY,
+    }
+)
 
 
 # The EventBridge rules. They match on `source` and `detail.eventName`, never on `detail-type`,
@@ -211,11 +226,25 @@ class IamChange:
     error_code: str | None
     error_message: str | None
     recipient_account: str | None
+    version_id: str | None = None  # SetDefaultPolicyVersion's version, or the one CreatePolicyVersion made
+    set_as_default: bool | None = None  # CreatePolicyVersion's setAsDefault
 
     @property
     def event_name(self) -> str:
         """The canonical API name."""
         return self.name.value
+
+    @property
+    def policy_change(self) -> str:
+        """What a call on the quarantine policy did, as it reads in a finding (`<actor> <this>`)."""
+        version = show(self.version_id) if self.version_id else "a version"
+        if self.name is IamEvent.CREATE_POLICY_VERSION:
+            return f"created {version} of it" + (" as its default version" if self.set_as_default else "")
+        if self.name is IamEvent.SET_DEFAULT_POLICY_VERSION:
+            return f"made {version} its default version"
+        if self.name is IamEvent.DETACH_GROUP_POLICY:
+            return f"detached it from the group {show(self.group_name)}"
+        return "deleted it"
 
     @property
     def accounts(self) -> tuple[str, ...]:
@@ -341,6 +370,8 @@ def iam_change(raw: object) -> IamChange | Invalid:
     if isinstance(principal, Invalid):
         return principal
     params = detail.obj("requestParameters") or _Fields({})
+    response = detail.obj("responseElements")
+    created = response.obj("policyVersion") if response is not None else None
     return IamChange(
         envelope=envelope,
         event_version=detail.text("eventVersion"),
@@ -353,6 +384,8 @@ def iam_change(raw: object) -> IamChange | Invalid:
         error_code=detail.text("errorCode"),
         error_message=detail.text("errorMessage"),
         recipient_account=detail.text("recipientAccountId"),
+        version_id=params.text("versionId") or (created.text("versionId") if created is not None else None),
+        set_as_default=params.flag("setAsDefault"),
     )
 
 

@@ -207,13 +207,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class Write:
-    """An IAM change the shell must make for one user; produced only in enforce mode."""
+    """An IAM change the shell must make for one user; produced only in enforce mode.
+
+    The report can be hours old in both directions, so a write it prompted is confirmed live
+    first: `confirm_no_mfa` before a quarantine, `confirm_mfa` before a release for MFA (a
+    release for an exemption needs no device).
+    """
 
     action: Action
     user: str
     reason: str
     finding: Finding
     confirm_no_mfa: bool = True
+    confirm_mfa: bool = False
 
 
 @dataclass(frozen=True)

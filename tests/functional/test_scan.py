@@ -108,7 +108,10 @@ def test_steady_state_calls_do_not_grow_with_users(
         "iam:GetAccountSummary": 1,  # what root holds, live
         "iam:GetGroup": 2,  # the quarantine group's members + the one exempt group
         "ssm:GetParameter": 1,  # the scan always reads the latest document (no container cache)
+        "iam:GetPolicy": 1,  # the integrity of the quarantine: its default version...
+        "iam:GetPolicyVersion": 1,  # ...and that version's document (the group's attachment came with the list)
     }
+    assert calls.total <= 8 + 1  # 8 + g, g = exempt groups
 
 
 def test_report_mode_makes_zero_iam_writes(

@@ -46,6 +46,9 @@ OPERATOR_PACKAGES = ("chalicelib.cli",)
 
 # Three Lambda functions, per design.md; Chalice names their resources in CamelCase.
 FUNCTIONS = ("scheduled_scan", "on_console_login", "on_iam_change")
+CHALICE_ROLES = tuple(f"{name.title().replace('_', '')}Role" for name in FUNCTIONS)
+# CloudFormation's random suffix of a generated name, fixed for the tests (12 or 13 of A-Z0-9).
+EXAMPLE_SUFFIX = "1A2B3C4D5E6F7"
 
 # Test account and region: moto's default account, the region the bot must run in.
 ACCOUNT = "123456789012"
@@ -308,14 +311,18 @@ class Resolver:
         assert self.resource_exists(logical_id), f"reference to {logical_id}, which is not created here"
         resource = resources[logical_id]
         kind, props = resource.get("Type"), self.resolve(resource.get("Properties", {}))
+        if kind is None and logical_id in CHALICE_ROLES:
+            kind = "AWS::IAM::Role"  # the merge template only adds properties to the roles Chalice generates
         d = self.deployment
         iam = f"arn:{d.partition}:iam::{d.account}"
         regional = f"{d.region}:{d.account}"
+        role_name = props.get("RoleName") or generated_role_name(d.stack_name, logical_id)
         answers: dict[tuple[str | None, str | None], Any] = {
             ("AWS::IAM::ManagedPolicy", None): f"{iam}:policy{props.get('Path', '/')}{props.get('ManagedPolicyName')}",
             ("AWS::IAM::Group", None): props.get("GroupName"),
             ("AWS::IAM::Group", "Arn"): f"{iam}:group{props.get('Path', '/')}{props.get('GroupName')}",
-            ("AWS::IAM::Role", "Arn"): f"{iam}:role/{logical_id}",
+            ("AWS::IAM::Role", None): role_name,
+            ("AWS::IAM::Role", "Arn"): f"{iam}:role/{role_name}",
             ("AWS::SNS::Topic", None): f"arn:{d.partition}:sns:{regional}:{props.get('TopicName')}",
             ("AWS::SSM::Parameter", None): props.get("Name"),
             ("AWS::Events::Rule", "Arn"): f"arn:{d.partition}:events:{regional}:rule/{logical_id}",
@@ -325,6 +332,11 @@ class Resolver:
         value = answers[key]
         assert value is not None and "None" not in str(value), f"{logical_id} lacks the name property"
         return str(value)
+
+
+def generated_role_name(stack: str, logical_id: str) -> str:
+    """The name CloudFormation gives a role without RoleName: `<stack>-<LogicalId>-<suffix>` (suffix fixed here)."""
+    return f"{stack}-{logical_id}-{EXAMPLE_SUFFIX}"
 
 
 def packaged_role_policy(deployment: Deployment | None = None, role: str = "ScheduledScanRole") -> dict[str, Any]:

@@ -34,6 +34,15 @@ def test_enforce_with_everything_set() -> None:
     assert settings.account_id == "123456789012"
 
 
+def test_bot_role_names_are_a_comma_list() -> None:
+    names = "mfa-enforcer-ScheduledScanRole-1A2B3C4D5E6F7, mfa-enforcer-OnIamChangeRole-ZZ,,"
+    assert config.from_env({config.BOT_ROLE_NAMES: names}).bot_role_names == (
+        "mfa-enforcer-ScheduledScanRole-1A2B3C4D5E6F7",
+        "mfa-enforcer-OnIamChangeRole-ZZ",
+    )
+    assert config.from_env({config.BOT_ROLE_NAMES: " "}).bot_role_names == ()
+
+
 def test_blank_values_count_as_unset() -> None:
     assert config.from_env({config.SNS_TOPIC_ARN: "", config.GRACE_HOURS: " "}).sns_topic_arn is None
 
@@ -65,6 +74,8 @@ def test_blank_values_count_as_unset() -> None:
         ({config.SLACK_WEBHOOK_PARAMETER: "https://hooks"}, "MFA_ENFORCER_SLACK_WEBHOOK_PARAMETER is not an SSM"),
         ({config.SECURITY_HUB: "yes"}, "MFA_ENFORCER_SECURITY_HUB must be 'on' or 'off', got 'yes'"),
         ({config.SECURITY_HUB: "true"}, "MFA_ENFORCER_SECURITY_HUB must be 'on' or 'off'"),
+        ({config.BOT_ROLE_NAMES: "scan-role,arn:aws:iam::1:role/x"}, "MFA_ENFORCER_BOT_ROLE_NAMES must be a comma"),
+        ({config.BOT_ROLE_NAMES: "a" * 65}, "MFA_ENFORCER_BOT_ROLE_NAMES must be a comma list of IAM role names"),
     ],
 )
 def test_bad_value_names_the_variable(env: dict[str, str], message: str) -> None:

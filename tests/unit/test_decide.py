@@ -284,3 +284,27 @@ def test_a_quarantine_claimed_elsewhere_is_reported_without_an_alert() -> None:
     lost = decide.claimed_elsewhere(finding, "2026-11-23T12:31:00Z")
     assert (lost.type, lost.transition, lost.user) == (FindingType.STILL_QUARANTINED, False, finding.user)
     assert "quarantined-at 2026-11-23T12:31:00Z" in lost.reason
+
+
+@pytest.mark.parametrize(
+    ("user", "document", "proof"),
+    [
+        (facts(mfa=True, quarantined=True), exemptions.Exemptions(), True),  # only MFA justifies it
+        (facts(mfa=True, quarantined=True), None, True),
+        (facts(mfa=True, quarantined=True), doc({"user": "bob", "reason": "break glass"}), False),  # exempt anyway
+        (facts(quarantined=True), doc({"user": "bob", "reason": "break glass"}), False),
+    ],
+)
+def test_a_release_for_mfa_needs_a_live_device(
+    user: decide.UserFacts, document: exemptions.Exemptions | None, proof: bool
+) -> None:
+    for policy in (ENFORCE, REPORT):
+        _, write = decide.evaluate(user, document, NOW, policy, Trigger.SCHEDULED_SCAN)
+        assert write is not None and write.confirm_mfa is proof and not write.confirm_no_mfa
+
+
+def test_a_release_a_live_read_does_not_back_stays_quiet() -> None:
+    (finding,), _ = decide.evaluate(facts(mfa=True, quarantined=True), None, NOW, ENFORCE, Trigger.SCHEDULED_SCAN)
+    stale = decide.no_live_device(finding)
+    assert (stale.type, stale.action, stale.transition) == (FindingType.STILL_QUARANTINED, Action.NONE, False)
+    assert "ListMFADevices shows no device" in stale.reason

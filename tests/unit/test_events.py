@@ -25,6 +25,7 @@ ACCOUNT = "123456789012"
 POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/mfa-enforcer-quarantine"
 BOT_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-enforcer-dev/mfa-enforcer-dev-on_iam_change"
 OTHER_ACCOUNT_BOT = "arn:aws:sts::999999999999:assumed-role/mfa-enforcer-dev/mfa-enforcer-dev-on_iam_change"
+PROD_IAM_CHANGE = f"arn:aws:sts::{ACCOUNT}:assumed-role/mfa-enforcer-prod-on_iam_change/mfa-enforcer-prod-on_iam_change"
 ENFORCE = decide.Policy(mode=Mode.ENFORCE, grace=timedelta(hours=24))
 REPORT = decide.Policy(mode=Mode.REPORT, grace=timedelta(hours=24))
 
@@ -49,6 +50,10 @@ def test_the_rules_match_on_source_and_event_name_not_detail_type() -> None:
                 "CreateLoginProfile",
                 "DetachUserPolicy",
                 "RemoveUserFromGroup",
+                "CreatePolicyVersion",
+                "SetDefaultPolicyVersion",
+                "DetachGroupPolicy",
+                "DeletePolicy",
             ]
         },
     }
@@ -356,7 +361,8 @@ def test_parsers_and_triage_never_raise(value: Any, key: str, where: tuple[str, 
             assert isinstance(decide.triage_login(login, ACCOUNT), decide.Ignore | decide.CheckUser | decide.RootSignIn)
         if isinstance(change, events.IamChange):
             assert isinstance(
-                decide.triage_change(change, ACCOUNT, POLICY_ARN), decide.Ignore | decide.CheckUser | decide.Restore
+                decide.triage_change(change, ACCOUNT, POLICY_ARN),
+                decide.Ignore | decide.CheckUser | decide.Restore | decide.PolicyChange,
             )
 
 
@@ -368,9 +374,10 @@ class Change:
     fixture: str
     name: events.IamEvent
     target: str | None
-    verdict: type[decide.Ignore | decide.CheckUser | decide.Restore]
+    verdict: type[decide.Ignore | decide.CheckUser | decide.Restore | decide.PolicyChange]
     skip: decide.Skip | None = None
     via_group: bool | None = None
+    how: str | None = None  # what a change of the quarantine policy did, as the finding says it
 
 
 CHANGES = [
@@ -420,7 +427,32 @@ CHANGES = [
         decide.Restore,
         via_group=True,
     ),
-]
+    Change(  # the scan's per-function role releasing bob: a Restore; the shell knows the role as the bot's
+        "eventbridge_iam_detach_user_policy_by_scan_role.json",
+        events.IamEvent.DETACH_USER_POLICY,
+        "bob",
+        decide.Restore,
+        via_group=False,
+    ),
+    # The quarantine policy itself: no user is the target, the policy is checked.
+    Change("eventbridge_iam_create_policy_version_tamper.json", events.IamEvent.CREATE_POLICY_VERSION, None,
+           decide.PolicyChange, how="created 'v2' of it as its default version"),
+    Change("eventbridge_iam_create_policy_version_not_default.json", events.IamEvent.CREATE_POLICY_VERSION, None,
+           decide.PolicyChange, how="created 'v2' of it"),
+    Change("eventbridge_iam_set_default_policy_version_tamper.json", events.IamEvent.SET_DEFAULT_POLICY_VERSION,
+           None, decide.PolicyChange, how="made 'v2' its default version"),
+    Change("eventbridge_iam_detach_group_policy_tamper.json", events.IamEvent.DETACH_GROUP_POLICY, None,
+           decide.PolicyChange, how="detached it from the group 'mfa-enforcer-quarantine'"),
+    Change("eventbridge_iam_delete_policy_tamper.json", events.IamEvent.DELETE_POLICY, None, decide.PolicyChange,
+           how="deleted it"),
+    Change("eventbridge_iam_create_policy_version_by_bot.json", events.IamEvent.CREATE_POLICY_VERSION, None,
+           decide.PolicyChange, how="created 'v3' of it as its default version"),
+    Change(  # the bot's role name, from another account: triage passes it on; the shell checks the account
+        "eventbridge_iam_create_policy_version_spoofed_bot_role.json", events.IamEvent.CREATE_POLICY_VERSION, None,
+        decide.PolicyChange, how="created 'v2' of it as its default version"),
+    Change("eventbridge_iam_detach_group_policy_other_group.json", events.IamEvent.DETACH_GROUP_POLICY, None,
+           decide.Ignore, decide.Skip.OTHER_GROUP),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("row", CHANGES, ids=lambda r: r.fixture.removeprefix("eventbridge_iam_"))
@@ -439,6 +471,43 @@ def test_iam_change_fixture_parses_and_triages(row: Change) -> None:
         assert verdict.actor.label == change.principal.label
     if isinstance(verdict, decide.CheckUser):
         assert not verdict.stop_if_mfa
+    if isinstance(verdict, decide.PolicyChange):
+        assert verdict.how == row.how
+        assert verdict.actor.label == change.principal.label
+
+
+@pytest.mark.parametrize(
+    ("fixture", "policy", "skip"),
+    [
+        ("eventbridge_iam_create_policy_version_tamper.json", None, decide.Skip.NO_POLICY),
+        ("eventbridge_iam_set_default_policy_version_tamper.json", f"arn:aws:iam::{ACCOUNT}:policy/other",
+         decide.Skip.OTHER_POLICY),
+    ],
+)  # fmt: skip
+def test_policy_changes_are_judged_only_for_the_quarantine_policy(
+    fixture: str, policy: str | None, skip: decide.Skip
+) -> None:
+    change = events.iam_change(load_fixture(fixture))
+    assert isinstance(change, events.IamChange)
+    verdict = decide.triage_change(change, ACCOUNT, policy)
+    assert isinstance(verdict, decide.Ignore) and verdict.code is skip
+
+
+def test_a_failed_policy_change_changed_nothing() -> None:
+    event = load_fixture("eventbridge_iam_create_policy_version_tamper.json")
+    event["detail"]["errorCode"] = "LimitExceededException"
+    change = events.iam_change(event)
+    assert isinstance(change, events.IamChange)
+    verdict = decide.triage_change(change, ACCOUNT, POLICY_ARN)
+    assert isinstance(verdict, decide.Ignore) and verdict.code is decide.Skip.FAILED_CALL
+
+
+def test_the_policy_events_carry_version_and_default_flag() -> None:
+    created = events.iam_change(load_fixture("eventbridge_iam_create_policy_version_tamper.json"))
+    assert isinstance(created, events.IamChange)
+    assert (created.policy_arn, created.version_id, created.set_as_default) == (POLICY_ARN, "v2", True)
+    staged = events.iam_change(load_fixture("eventbridge_iam_create_policy_version_not_default.json"))
+    assert isinstance(staged, events.IamChange) and staged.set_as_default is None
 
 
 def test_the_target_is_the_request_not_the_caller() -> None:
@@ -500,6 +569,12 @@ def test_detach_cannot_be_judged_without_a_configured_policy() -> None:
         ("eventbridge_iam_detach_user_policy_by_bot.json", None, False),
         ("eventbridge_iam_detach_user_policy_by_bot.json", OTHER_ACCOUNT_BOT, False),
         ("eventbridge_iam_deactivate_mfa_device.json", f"arn:aws:iam::{ACCOUNT}:user/moto", False),
+        # per-function roles (chalice deploy): the scan's detach and restore, seen by on_iam_change
+        ("eventbridge_iam_detach_user_policy_by_scan_role.json", PROD_IAM_CHANGE, True),
+        ("eventbridge_iam_create_policy_version_by_bot.json", PROD_IAM_CHANGE, True),
+        ("eventbridge_iam_detach_user_policy_by_scan_role.json", BOT_ARN, False),  # the dev stage is another bot
+        # the scan role's name, but in another account: role names are per account
+        ("eventbridge_iam_create_policy_version_spoofed_bot_role.json", PROD_IAM_CHANGE, False),
     ],
 )  # fmt: skip
 def test_the_bots_own_role_is_recognised(fixture: str, bot_arn: str | None, own: bool) -> None:
@@ -507,6 +582,15 @@ def test_the_bots_own_role_is_recognised(fixture: str, bot_arn: str | None, own:
     assert isinstance(change, events.IamChange)
 
     assert decide.is_own_change(change.principal, bot_arn) is own
+
+
+def test_explicit_role_names_replace_the_derivation() -> None:
+    change = events.iam_change(load_fixture("eventbridge_iam_detach_user_policy_by_scan_role.json"))
+    assert isinstance(change, events.IamChange)
+    named = ("scan", "login", "change")
+    own_is = f"arn:aws:sts::{ACCOUNT}:assumed-role/change/change-session"
+    assert not decide.is_own_change(change.principal, own_is, named)
+    assert decide.is_own_change(change.principal, own_is, (*named, "mfa-enforcer-prod-scheduled_scan"))
 
 
 # --- Pure decisions for the live facts ------------------------------------------------------------

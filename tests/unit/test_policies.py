@@ -20,6 +20,7 @@ from typing import Any
 import parliament
 import pytest
 
+from chalicelib.adapters import quarantine_policy
 from chalicelib.core import config, events, exemptions, model
 from tests.policy_sim import documents as docs
 
@@ -107,10 +108,20 @@ ACCEPTED = {
     (
         "role",
         "PERMISSIONS_MANAGEMENT_ACTIONS",
-        "iam:addusertogroup,iam:attachuserpolicy,iam:detachuserpolicy,iam:removeuserfromgroup",
+        "iam:addusertogroup,iam:attachgrouppolicy,iam:attachuserpolicy,iam:createpolicy,iam:createpolicyversion,"
+        "iam:deletepolicyversion,iam:detachuserpolicy,iam:removeuserfromgroup",
     ): (
         "Quarantining is the bot's job: attach/detach only the quarantine policy, add/remove only to the "
-        "quarantine group."
+        "quarantine group; keeping the quarantine whole is too: versions of (and re-creating) that one policy, "
+        "attaching it to that one group (tests/policy_sim)."
+    ),
+    ("role", "PRIVILEGE_ESCALATION", "AttachGroupPolicy"): (
+        "Only to the group mfa-enforcer-quarantine and only with iam:PolicyARN = the quarantine policy."
+    ),
+    ("role", "PRIVILEGE_ESCALATION", "CreateNewPolicyVersion"): (
+        "Only on the quarantine policy: restoring it is a new default version with the shipped document. The bot "
+        "could write any document there, which is the trust already placed in code that attaches that policy; it "
+        "cannot version any other policy (tests/policy_sim)."
     ),
     ("role", "RESOURCE_EFFECTIVELY_STAR", "DecryptTheSlackWebhookOnlyThroughSsm"): (
         "In .chalice/policy-<stage>.json the key is not known (aws/ssm or the operator's own key); the conditions "
@@ -221,6 +232,15 @@ def test_stages_grant_the_same() -> None:
     """The account is not in the files (see docs/security.md, 'The execution role'), so dev and prod are one policy."""
     dev, prod = (docs.load_json(docs.role_policy_file(stage)) for stage in docs.STAGES)
     assert dev == prod
+
+
+def test_the_lambda_ships_the_quarantine_policy_unchanged() -> None:
+    """The copy inside chalicelib/ is what the integrity check compares IAM's default version with, and restores."""
+    packaged = docs.ROOT / "chalicelib" / "policies" / "quarantine.json"
+    assert docs.load_json(packaged) == docs.load_json(docs.QUARANTINE_POLICY), (
+        "copy policies/quarantine.json to chalicelib/policies/quarantine.json"
+    )
+    assert quarantine_policy.shipped_document() == docs.load_json(docs.QUARANTINE_POLICY)
 
 
 def test_template_embeds_the_quarantine_policy_unchanged() -> None:
@@ -394,6 +414,9 @@ def test_functions_get_every_setting_and_the_settings_are_valid(deployment: str)
     assert all(env == environments[0] for env in environments)
     assert set(environments[0]) == environment_variable_names()
     settings = config.from_env(environments[0])
+    assert settings.bot_role_names == tuple(
+        docs.generated_role_name("mfa-enforcer", role) for role in docs.CHALICE_ROLES
+    )
     assert settings.quarantine_policy_arn == QUARANTINE_POLICY_ARN
     assert settings.exemptions_parameter == config.DEFAULT_EXEMPTIONS_PARAMETER
     assert settings.mode.value == DEPLOYMENTS[deployment].parameters.get("Mode", "report")
