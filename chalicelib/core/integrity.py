@@ -38,6 +38,7 @@ from chalicelib.core.model import QUARANTINE_GROUP, Action, Finding, FindingType
 
 MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 NOT_CONTAINED = "not contained: "
+SHOWN = 3  # statements named per kind of difference; the rest are counted
 _CONTAINING = frozenset({FindingType.QUARANTINED, FindingType.STILL_QUARANTINED})
 
 
@@ -171,9 +172,15 @@ def difference(shipped: Mapping[str, Any], actual: Any) -> str:
     removed = [s for s in ours if _take(gone, s)]
     removed_sids = {_sid(s) for s in removed}
     changed = sorted({_sid(s) for s in added if _sid(s) is not None and _sid(s) in removed_sids}, key=str)
-    parts += [f"statement {events.show(sid)} changed" for sid in changed]
-    parts += [f"{_label(s)} added" for s in added if _sid(s) is None or _sid(s) not in changed]
-    parts += [f"shipped {_label(s)} missing" for s in removed if _sid(s) is None or _sid(s) not in changed]
+    parts += [f"statement {events.show(sid)} changed" for sid in changed[:SHOWN]]
+    new = [f"{_label(s)} added" for s in added if _sid(s) is None or _sid(s) not in changed]
+    gone_sids = [events.show(sid) if (sid := _sid(s)) else "(no Sid)" for s in removed if _sid(s) not in changed]
+    parts += new[:SHOWN]
+    if gone_sids:
+        parts.append(f"shipped statement(s) {', '.join(gone_sids[:SHOWN])} missing")
+    hidden = max(0, len(changed) - SHOWN) + max(0, len(new) - SHOWN) + max(0, len(gone_sids) - SHOWN)
+    if hidden:
+        parts.append(f"and {hidden} more")
     if not parts and type(shipped.get("Statement")) is not type(actual.get("Statement")):
         parts.append("Statement is an object where the shipped document has a list")
     return ", ".join(parts) or "the document differs"

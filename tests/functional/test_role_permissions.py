@@ -46,8 +46,14 @@ SCHEDULED = load_fixture("eventbridge_scheduled.json")
 SIGN_IN = "eventbridge_console_login_iam_user_no_mfa.json"
 TAMPER = "eventbridge_iam_detach_user_policy_tamper.json"
 ENABLE_MFA = "eventbridge_iam_enable_mfa_device.json"
+DELETE_POLICY = "eventbridge_iam_delete_policy_tamper.json"
 # boto3 operations whose IAM action has another name (SNS authorizes PublishBatch as sns:Publish).
 ACTION_OF = {"sns:PublishBatch": "sns:Publish"}
+# IAM actions whose resource is the policy named by PolicyArn.
+POLICY_RESOURCE_ACTIONS = frozenset(
+    {"ListEntitiesForPolicy", "GetPolicy", "GetPolicyVersion", "ListPolicyVersions", "CreatePolicyVersion",
+     "DeletePolicyVersion"}
+)  # fmt: skip
 # Operations IAM never authorizes: AWS documents that GetCallerIdentity needs no permission and
 # cannot be denied, so no role grants it and no PERMISSIONS tuple declares it.
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
@@ -99,10 +105,14 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
         "ListAccountAliases",
     ):
         resource = "*"
-    elif service == "iam" and name == "ListEntitiesForPolicy":
+    elif service == "iam" and name in POLICY_RESOURCE_ACTIONS:
         resource = params["PolicyArn"]
+    elif service == "iam" and name == "CreatePolicy":
+        resource = f"arn:aws:iam::{ACCOUNT}:policy{params.get('Path', '/')}{params['PolicyName']}"
     elif service == "iam" and "GroupName" in params:
         resource = f"arn:aws:iam::{ACCOUNT}:group/{params['GroupName']}"
+        if "PolicyArn" in params:
+            context["iam:PolicyARN"] = params["PolicyArn"]
     elif service == "iam" and "UserName" in params:
         resource = user_arn(iam, params["UserName"])
         if "PolicyArn" in params:
@@ -225,6 +235,19 @@ def recorded(
     assert "leo" not in ms.quarantined_users(iam)
     assert httpserver.log, "Slack was never posted to: the webhook SecureString was not read"
 
+    for _ in range(3):
+        ms.hollow_quarantine(iam, default=False)
+    ms.hollow_quarantine(iam)  # five versions: the restore must delete one first
+    iam.detach_group_policy(GroupName=ms.QUARANTINE_GROUP, PolicyArn=enforce)
+    recorder.scenario = "scan: restore a hollow default version at the version limit, re-attach the group"
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    assert ms.quarantine_default(iam)[1] == ms.shipped_quarantine_document() and ms.group_holds_quarantine(iam)
+
+    ms.delete_quarantine_policy(iam)
+    recorder.scenario = "on_iam_change: the quarantine policy deleted"
+    lambda_client.lambda_.invoke("on_iam_change", load_fixture(DELETE_POLICY))
+    assert ms.quarantine_default(iam)[1] == ms.shipped_quarantine_document() and ms.group_holds_quarantine(iam)
+
     return [
         to_call(iam, scenario, operation, params)
         for scenario, operation, params in recorder.calls
@@ -294,6 +317,8 @@ def test_every_call_is_allowed_by_every_role_policy(recorded: list[Call]) -> Non
         "sns:Publish",
         "securityhub:BatchImportFindings",
         "ses:SendRawEmail",
+        "iam:CreatePolicyVersion",
+        "iam:AttachGroupPolicy",
     }
 
 

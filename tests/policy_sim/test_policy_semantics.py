@@ -9,7 +9,8 @@ moto does not evaluate conditions, so these requests go through @cloud-copilot/i
   users, no self-release, no new keys; with MFA the normal permissions return;
 - the opt-in require-mfa-for-api policy: no MFA age, or older than 8 hours, is denied;
 - the execution role (both stage files and the packaged template's version): its writes work
-  only on the quarantine policy, the bot's tag keys and the quarantine group.
+  only on the quarantine policy, the bot's tag keys and the quarantine group; it may version,
+  re-create and read that one policy and attach it to that one group, and nothing else.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ USER = "alice"
 OTHER = "bob"
 QUARANTINE_ARN = f"arn:aws:iam::{ACCOUNT}:policy/mfa-enforcer-quarantine"
 QUARANTINE_GROUP_ARN = f"arn:aws:iam::{ACCOUNT}:group/mfa-enforcer-quarantine"
+OTHER_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/developers"
 FIX_SID = "DenyCredentialActionsOnOtherUsersWithoutMFA"
 
 ADMIN = load_fixture("iam_policy_administrator_access.json")
@@ -249,6 +251,62 @@ ROLE_CASES = [
         IMPLICITLY_DENIED,
     ),
     ("untag another key", "iam:UntagUser", user(OTHER), {"aws:TagKeys": ["owner"]}, IMPLICITLY_DENIED),
+    # The integrity of the quarantine: read and restore that one policy, attach it to that one group.
+    ("read the quarantine policy", "iam:GetPolicy", QUARANTINE_ARN, {}, ALLOWED),
+    ("read its default version", "iam:GetPolicyVersion", QUARANTINE_ARN, {}, ALLOWED),
+    ("list its versions", "iam:ListPolicyVersions", QUARANTINE_ARN, {}, ALLOWED),
+    ("read another policy's version", "iam:GetPolicyVersion", OTHER_POLICY_ARN, {}, IMPLICITLY_DENIED),
+    ("restore: a new version of it", "iam:CreatePolicyVersion", QUARANTINE_ARN, {}, ALLOWED),
+    ("restore: delete an old version of it", "iam:DeletePolicyVersion", QUARANTINE_ARN, {}, ALLOWED),
+    ("restore: re-create it", "iam:CreatePolicy", QUARANTINE_ARN, {}, ALLOWED),
+    ("a new version of another policy", "iam:CreatePolicyVersion", OTHER_POLICY_ARN, {}, IMPLICITLY_DENIED),
+    (
+        "a new version of an AWS policy",
+        "iam:CreatePolicyVersion",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        {},
+        IMPLICITLY_DENIED,
+    ),
+    ("delete another policy's version", "iam:DeletePolicyVersion", OTHER_POLICY_ARN, {}, IMPLICITLY_DENIED),
+    ("create another policy", "iam:CreatePolicy", OTHER_POLICY_ARN, {}, IMPLICITLY_DENIED),
+    ("switch its default version", "iam:SetDefaultPolicyVersion", QUARANTINE_ARN, {}, IMPLICITLY_DENIED),
+    ("delete it", "iam:DeletePolicy", QUARANTINE_ARN, {}, IMPLICITLY_DENIED),
+    (
+        "attach it to its group",
+        "iam:AttachGroupPolicy",
+        QUARANTINE_GROUP_ARN,
+        {"iam:PolicyARN": QUARANTINE_ARN},
+        ALLOWED,
+    ),
+    (
+        "attach it to another group",
+        "iam:AttachGroupPolicy",
+        f"arn:aws:iam::{ACCOUNT}:group/Admins",
+        {"iam:PolicyARN": QUARANTINE_ARN},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "attach another policy to its group",
+        "iam:AttachGroupPolicy",
+        QUARANTINE_GROUP_ARN,
+        {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "detach it from its group",
+        "iam:DetachGroupPolicy",
+        QUARANTINE_GROUP_ARN,
+        {"iam:PolicyARN": QUARANTINE_ARN},
+        IMPLICITLY_DENIED,
+    ),
+    ("an inline policy on its group", "iam:PutGroupPolicy", QUARANTINE_GROUP_ARN, {}, IMPLICITLY_DENIED),
+    (
+        "attach it to a role",
+        "iam:AttachRolePolicy",
+        f"arn:aws:iam::{ACCOUNT}:role/Admin",
+        {"iam:PolicyARN": QUARANTINE_ARN},
+        IMPLICITLY_DENIED,
+    ),
     ("join the quarantine group", "iam:AddUserToGroup", QUARANTINE_GROUP_ARN, {}, ALLOWED),
     ("leave the quarantine group", "iam:RemoveUserFromGroup", QUARANTINE_GROUP_ARN, {}, ALLOWED),
     ("join another group", "iam:AddUserToGroup", f"arn:aws:iam::{ACCOUNT}:group/Admins", {}, IMPLICITLY_DENIED),

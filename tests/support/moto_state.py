@@ -273,3 +273,59 @@ def sent_emails(region: str = "us-east-1", account: str = ACCOUNT_ID) -> list[Se
         assert isinstance(parsed, EmailMessage)
         out.append(SentEmail(sent.source, tuple(sent.destinations), parsed))
     return out
+
+
+ALLOW_ALL = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def shipped_quarantine_document() -> dict[str, Any]:
+    """policies/quarantine.json, parsed."""
+    return dict(json.loads(QUARANTINE_POLICY_FILE.read_text()))
+
+
+def hollow_quarantine(
+    iam: Any, document: dict[str, Any] | None = None, *, default: bool = True, arn: str = QUARANTINE_POLICY_ARN
+) -> str:
+    """What an insider does with one call: a new version of the quarantine policy (Allow-all by default); its id."""
+    body = json.dumps(document if document is not None else ALLOW_ALL)
+    return str(
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=body, SetAsDefault=default)["PolicyVersion"][
+            "VersionId"
+        ]
+    )
+
+
+def quarantine_default(iam: Any, arn: str = QUARANTINE_POLICY_ARN) -> tuple[str, Any]:
+    """The quarantine policy's default version id and its document (parsed)."""
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return str(version), iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+
+
+def quarantine_versions(iam: Any, arn: str = QUARANTINE_POLICY_ARN) -> list[str]:
+    """Every version id of the quarantine policy, in IAM's order."""
+    return [v["VersionId"] for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]]
+
+
+def group_holds_quarantine(iam: Any, arn: str = QUARANTINE_POLICY_ARN) -> bool:
+    """Whether the fallback group has the quarantine policy attached."""
+    attached = iam.list_attached_group_policies(GroupName=QUARANTINE_GROUP)["AttachedPolicies"]
+    return arn in {p["PolicyArn"] for p in attached}
+
+
+def delete_quarantine_policy(iam: Any, arn: str = QUARANTINE_POLICY_ARN) -> None:
+    """Delete the quarantine policy the way IAM requires: detach it everywhere, drop old versions, then delete.
+
+    moto would delete an attached policy; AWS refuses (DeleteConflict), so do what an attacker must.
+    """
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    for user in entities["PolicyUsers"]:
+        iam.detach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+    for group in entities["PolicyGroups"]:
+        iam.detach_group_policy(GroupName=group["GroupName"], PolicyArn=arn)
+    for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+        if not version["IsDefaultVersion"]:
+            iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+    iam.delete_policy(PolicyArn=arn)

@@ -92,7 +92,7 @@ def test_anything_else_is_a_difference(name: str) -> None:
     [
         ("an extra Allow statement", "Allow statement 'Everything' added"),
         ("Bool instead of BoolIfExists (access keys escape)", "statement 'DenyAllExceptListedIfNoMFA' changed"),
-        ("a statement missing", "shipped Deny statement 'DenyAllExceptListedIfNoMFA' missing"),
+        ("a statement missing", "shipped statement(s) 'DenyAllExceptListedIfNoMFA' missing"),
         ("another Version", "Version differs"),
         ("Statement as one object", "Allow statement 'Everything' added"),
         ("not an object", "the document is not a JSON object"),
@@ -100,6 +100,14 @@ def test_anything_else_is_a_difference(name: str) -> None:
 )
 def test_the_difference_names_what_changed(name: str, says: str) -> None:
     assert says in integrity.difference(SHIPPED, DIFFERENT[name])
+
+
+def test_a_replaced_document_is_summed_up() -> None:
+    replaced = {"Version": "2012-10-17", "Statement": [ALLOW_ALL]}
+    assert integrity.difference(SHIPPED, replaced) == (
+        "Allow statement 'Everything' added, shipped statement(s) 'AllowViewAccountInfo', "
+        "'AllowCreateVirtualMFADevice', 'AllowManageOwnMFAAndPassword' missing, and 2 more"
+    )
 
 
 def test_an_attackers_sid_is_quoted_and_cut() -> None:
