@@ -99,6 +99,7 @@ def test_chalice_packages_the_stage_without_aws_credentials(packaged: dict[str, 
     with zipfile.ZipFile(result.directory / "deployment.zip") as bundle:
         names = set(bundle.namelist())
     assert {"app.py", "chalicelib/__init__.py", "chalicelib/bootstrap.py"} <= names
+    assert "chalicelib/policies/quarantine.json" in names, "the Lambda must carry the document it restores"
     assert not [n for n in names if n.startswith(("tests/", "policies/", ".chalice/"))]
 
 

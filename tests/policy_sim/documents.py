@@ -46,7 +46,8 @@ OPERATOR_PACKAGES = ("chalicelib.cli",)
 
 # Three Lambda functions, per design.md; Chalice names their resources in CamelCase.
 FUNCTIONS = ("scheduled_scan", "on_console_login", "on_iam_change")
-CHALICE_ROLES = tuple(f"{name.title().replace('_', '')}Role" for name in FUNCTIONS)
+CHALICE_FUNCTIONS = tuple(name.title().replace("_", "") for name in FUNCTIONS)
+CHALICE_ROLES = tuple(f"{logical_id}Role" for logical_id in CHALICE_FUNCTIONS)
 # CloudFormation's random suffix of a generated name, fixed for the tests (12 or 13 of A-Z0-9).
 EXAMPLE_SUFFIX = "1A2B3C4D5E6F7"
 
@@ -313,6 +314,8 @@ class Resolver:
         kind, props = resource.get("Type"), self.resolve(resource.get("Properties", {}))
         if kind is None and logical_id in CHALICE_ROLES:
             kind = "AWS::IAM::Role"  # the merge template only adds properties to the roles Chalice generates
+        if kind is None and logical_id in CHALICE_FUNCTIONS:
+            kind = "AWS::Serverless::Function"  # ... and to its functions
         d = self.deployment
         iam = f"arn:{d.partition}:iam::{d.account}"
         regional = f"{d.region}:{d.account}"
@@ -322,6 +325,7 @@ class Resolver:
             ("AWS::IAM::Group", None): props.get("GroupName"),
             ("AWS::IAM::Group", "Arn"): f"{iam}:group{props.get('Path', '/')}{props.get('GroupName')}",
             ("AWS::IAM::Role", None): role_name,
+            ("AWS::Serverless::Function", None): props.get("FunctionName"),
             ("AWS::IAM::Role", "Arn"): f"{iam}:role/{role_name}",
             ("AWS::SNS::Topic", None): f"arn:{d.partition}:sns:{regional}:{props.get('TopicName')}",
             ("AWS::SSM::Parameter", None): props.get("Name"),
