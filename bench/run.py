@@ -4,7 +4,9 @@ For each size N and each run, every scenario gets a fresh server seeded with the
 every first pass is a first pass:
 
 - ours scan: `scheduled_scan` in a fresh process (first pass), then again in another fresh process
-  (steady state: nothing changed; the hourly scan usually lands in a new container);
+  (steady state: nothing changed; the hourly scan usually lands in a new container), then, after
+  `--releases` quarantined users enrol MFA, once more (the release pass: each release is confirmed
+  live with ListMFADevices before the detach);
 - c7n scan: `custodian run` (pull mode) twice, the same way;
 - ours login / c7n login: batches of real-format ConsoleLogin events (violators, compliant users,
   no-action users) through `app.on_console_login` and through c7n's cloudtrail-mode Lambda handler.
@@ -95,6 +97,10 @@ class Account:
         """Who holds the quarantine policy now."""
         return set(self._get("quarantined"))
 
+    def enrol(self, count: int) -> set[str]:
+        """Give `count` quarantined users an MFA device; who they are."""
+        return set(self._get(f"enrol?count={count}"))
+
     def correctness(self, expected: set[str]) -> dict[str, Any]:
         """False positives and negatives of the current quarantined set against `expected`."""
         held = self.quarantined()
@@ -178,11 +184,16 @@ def measured(acct: Account, child: Child, expected: set[str]) -> dict[str, Any]:
     }
 
 
-def ours_scan(acct: Account, workdir: Path, passes: int, write_workers: int | None = None) -> list[dict[str, Any]]:
-    """`scheduled_scan`, each pass in a fresh process."""
+def ours_scan(
+    acct: Account, workdir: Path, passes: int, write_workers: int | None = None, releases: int = 0
+) -> list[dict[str, Any]]:
+    """`scheduled_scan`, each pass in a fresh process; with `releases`, one more pass after that many enrol MFA."""
     expected = set(acct.manifest["expected"])
     out = []
-    for n in range(1, passes + 1):
+    for n in range(1, passes + 1 + bool(releases)):
+        if releases and n == passes + 1:
+            expected -= acct.enrol(releases)
+            acct.reset()
         result = workdir / f"ours-scan-{n}.json"
         cmd = [sys.executable, "-m", "bench.ours", "scan", "--endpoint", acct.endpoint]
         cmd += ["--policy-arn", acct.manifest["policy_arn"], "--out", str(result)]
@@ -195,13 +206,19 @@ def ours_scan(acct: Account, workdir: Path, passes: int, write_workers: int | No
     return out
 
 
-def c7n_scan(acct: Account, workdir: Path, passes: int, *, with_release: bool) -> list[dict[str, Any]]:
-    """`custodian run` (pull mode), each pass in a fresh process."""
+def c7n_scan(
+    acct: Account, workdir: Path, passes: int, *, with_release: bool, releases: int = 0
+) -> list[dict[str, Any]]:
+    """`custodian run` (pull mode), each pass in a fresh process; the release pass only with its release policy."""
     policy = workdir / "c7n-scan.yml"
     policy.write_text(json.dumps(c7n_policy.scan_policies(acct.manifest, with_release=with_release), indent=1))
     expected = set(acct.manifest["expected"])
     out = []
-    for n in range(1, passes + 1):
+    release_pass = bool(releases) and with_release
+    for n in range(1, passes + 1 + release_pass):
+        if release_pass and n == passes + 1:
+            expected -= acct.enrol(releases)
+            acct.reset()
         output_dir = workdir / f"c7n-out-{n}"
         cmd = [str(BENCH_VENV / "bin" / "custodian"), "run", "-s", str(output_dir), "--cache", "memory"]
         cmd += ["-r", "us-east-1", str(policy)]
@@ -283,10 +300,13 @@ def bench_size(users: int, runs: int, args: argparse.Namespace, workroot: Path) 
             owners = args.owner_notices and scenario == "ours_scan"
             with account(workdir, users, args.seed, owner_email=owners) as acct:
                 out.setdefault("mix", acct.manifest["mix"])
+                out.setdefault("exempt_groups", acct.manifest.get("exempt_groups", 1))
                 if scenario == "ours_scan":
-                    one[scenario] = ours_scan(acct, workdir, args.passes)
+                    one[scenario] = ours_scan(acct, workdir, args.passes, releases=args.releases)
                 elif scenario == "c7n_scan":
-                    one[scenario] = c7n_scan(acct, workdir, args.passes, with_release=args.c7n_release)
+                    one[scenario] = c7n_scan(
+                        acct, workdir, args.passes, with_release=args.c7n_release, releases=args.releases
+                    )
                 else:
                     one[scenario] = logins(acct, workdir, args.events, tool=tool)
             _say(f"N={users} run {run}/{runs} {scenario}: {time.perf_counter() - began:.1f}s")
@@ -334,6 +354,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-c7n", action="store_true", help="skip Cloud Custodian (no bench/.venv needed)")
     parser.add_argument("--c7n-release", action="store_true", help="also give c7n the release policy (MFA -> detach)")
+    parser.add_argument(
+        "--releases",
+        type=int,
+        default=10,
+        help="after the passes, enrol MFA for this many quarantined users and scan again",
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--latency-users", type=int, default=5000)
     parser.add_argument("--latency-violators", type=int, default=1250)

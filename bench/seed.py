@@ -188,6 +188,7 @@ def seed_account(
         "exempt_users": sorted(u.name for u in planned if u.exempt_by == "user"),
         "exempt_path": EXEMPT_PATH,
         "exempt_group": EXEMPT_GROUP,
+        "exempt_groups": 1,  # g: group entries in the exemptions document (one GetGroup each per scan)
         "grace_hours": GRACE.total_seconds() / 3600,
         "mix": _mix(planned),
         "owner_sender": OWNER_SENDER if owner_email else None,
@@ -214,3 +215,20 @@ def quarantined_now() -> set[str]:
     direct = {name for name, user in backend.users.items() if moto_state.QUARANTINE_POLICY_ARN in user.managed_policies}
     group = backend.groups.get(moto_state.QUARANTINE_GROUP)
     return direct | ({u.name for u in group.users} if group is not None else set())
+
+
+def enrol(count: int) -> list[str]:
+    """Give the first `count` quarantined users (by name) an MFA device, in moto's backend; their names.
+
+    The release scenario: users who enrolled since the last scan, whom the next scan must release
+    after seeing the device live (the report may be stale).
+    """
+    from tests.support import moto_state
+
+    backend = BackendIam(moto_state.backend())
+    chosen = sorted(quarantined_now())[: max(0, count)]
+    for name in chosen:
+        serial = backend.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
+        backend.enable_mfa_device(name, serial, "123456", "654321")
+    moto_state.backend().generate_report()
+    return chosen

@@ -9,7 +9,7 @@ Run as a process (`python -m bench.server --users N --seed S --manifest FILE`): 
 account in-process (moto's backend lives here, so users can be aged), writes the seed manifest,
 prints `READY <port>` and serves until its standard input closes or its lifetime runs out.
 Control endpoints (never counted): GET /_bench/calls, POST /_bench/reset, GET /_bench/quarantined,
-POST /_bench/latency?ms=N.
+POST /_bench/latency?ms=N, POST /_bench/enrol?count=N (MFA for N quarantined users: the release pass).
 """
 
 from __future__ import annotations
@@ -178,7 +178,12 @@ def main(argv: list[str] | None = None) -> None:
 
     counter = CallCounter()
     middleware = CountingMiddleware(
-        moto_app(), counter, control={"quarantined": lambda _q: sorted(seeding.quarantined_now())}
+        moto_app(),
+        counter,
+        control={
+            "quarantined": lambda _q: sorted(seeding.quarantined_now()),
+            "enrol": lambda q: seeding.enrol(int(q.get("count", ["0"])[0])),
+        },
     )
     server, thread, port = start_server(middleware)
     endpoint = f"http://127.0.0.1:{port}"

@@ -31,6 +31,7 @@ ERRORS = frozenset(
         FindingType.CANNOT_RELEASE,
         FindingType.REPORT_ROW_ERROR,
         FindingType.SCAN_INCOMPLETE,
+        FindingType.QUARANTINE_POLICY_TAMPERED,
     }
 )
 SEVERITY_ORDER = {s: i for i, s in enumerate((Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW))}

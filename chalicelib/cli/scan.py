@@ -19,8 +19,8 @@ from chalicelib.adapters.iam_gateway import Contained, CredentialReportBody, Iam
 from chalicelib.adapters.parameters import ParameterStore
 from chalicelib.adapters.quarantine_policy import QuarantinePolicyGateway
 from chalicelib.cli import render, session, terminal
-from chalicelib.cli.errors import CliError, Exit
-from chalicelib.core import config
+from chalicelib.cli.errors import CliError
+from chalicelib.core import config, integrity
 from chalicelib.core.config import Settings
 from chalicelib.core.model import Action, Mode, RunResult, Trigger
 
@@ -94,10 +94,11 @@ def scan_once(aws: session.Aws, settings: Settings, *, show_progress: bool, verb
     return dataclasses.replace(result, trigger=Trigger.CLI, findings=findings)
 
 
-def _planned(result: RunResult) -> tuple[list[str], list[str]]:
+def _planned(result: RunResult) -> tuple[list[str], list[str], list[str]]:
     quarantine = sorted(f.user or "" for f in result.findings if f.action is Action.WOULD_QUARANTINE)
     release = sorted(f.user or "" for f in result.findings if f.action is Action.WOULD_RELEASE)
-    return quarantine, release
+    restore = [f.reason for f in result.findings if f.action is Action.WOULD_RESTORE]
+    return quarantine, release, restore
 
 
 def _confirm_enforce(aws: session.Aws, settings: Settings, *, show_progress: bool, verbose: bool) -> None:
@@ -105,14 +106,21 @@ def _confirm_enforce(aws: session.Aws, settings: Settings, *, show_progress: boo
     preview = scan_once(
         aws, dataclasses.replace(settings, mode=Mode.REPORT), show_progress=show_progress, verbose=verbose
     )
-    if render.scan_exit(preview) is Exit.ERROR:
-        problems = "; ".join(f.reason for f in preview.findings if f.type in render.ERRORS)
-        raise CliError(f"the preview scan failed, nothing was changed: {problems}")
-    quarantine, release = _planned(preview)
-    if not quarantine and not release:
-        terminal.note("Nothing to quarantine or release.")
+    # A hollow quarantine policy is what --enforce restores: not a failure of the preview.
+    failed = [
+        f
+        for f in preview.findings
+        if f.type in render.ERRORS and f.action is not Action.WOULD_RESTORE and not integrity.is_uncontained(f)
+    ]
+    if failed:
+        raise CliError(f"the preview scan failed, nothing was changed: {'; '.join(f.reason for f in failed)}")
+    quarantine, release, restore = _planned(preview)
+    if not quarantine and not release and not restore:
+        terminal.note("Nothing to quarantine, release or restore.")
         return
     account = preview.account_id or "this account"
+    for reason in restore:
+        terminal.note(f"Would restore the quarantine policy: {reason}")
     if quarantine:
         terminal.note(f"Would quarantine {len(quarantine)}: {', '.join(quarantine)}")
     if release:

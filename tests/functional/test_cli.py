@@ -170,6 +170,21 @@ def test_enforce_with_an_invalid_document_quarantines_nobody_and_exits_2(
     assert ms.quarantined_users(iam) == set()
 
 
+def test_a_hollow_quarantine_policy_is_an_error_and_enforce_asks_before_restoring_it(
+    run: Any, iam: Any, quarantine_arn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(iam, ms.UserSpec("alice", mfa=True))
+    ms.hollow_quarantine(iam)
+    code, out, _ = run("scan", "--quarantine-policy-arn", quarantine_arn)
+    assert code == 2
+    assert "quarantine-policy-tampered" in out
+    answer(monkeypatch, "yes\n")
+    code, _, err = run("scan", "--enforce", "--quarantine-policy-arn", quarantine_arn)
+    assert "Would restore the quarantine policy: the quarantine policy" in err
+    assert ms.quarantine_default(iam) == ("v3", ms.shipped_quarantine_document())
+    assert code == 2  # the run that restored it still reports the tampering it found
+
+
 def test_progress_is_drawn_on_a_terminal_only(
     run: Any, iam: Any, quarantine_arn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -138,3 +138,46 @@ def test_importtime_lines_are_parsed_with_their_depth() -> None:
     assert table["app"] == {"self_us": 1000, "cumulative_us": 1420, "depth": 0}
     assert table["botocore.compat"]["depth"] == 2
     assert report.top_imports(table)["by_package_ms"] == {"app": 1.0, "boto3": 0.3, "botocore": 0.1}
+
+
+def _pass(calls: dict[str, int], expected: int = 0) -> dict[str, Any]:
+    total = sum(calls.values())
+    return {"calls_range": [total, total], "by_operation": calls, "expected": expected, "maxrss_max_mb": 60.0}
+
+
+STEADY_OPS = {
+    "iam:GenerateCredentialReport": 1,
+    "iam:GetCredentialReport": 1,
+    "iam:ListEntitiesForPolicy": 1,
+    "iam:GetGroup": 2,
+    "ssm:GetParameter": 1,
+    "iam:GetPolicy": 1,
+    "iam:GetPolicyVersion": 1,
+}
+
+
+@pytest.mark.parametrize(("extra_read", "met"), [(0, True), (1, True), (2, False)])
+def test_the_cost_targets_are_steady_8_plus_g_3_per_quarantine_and_1_more_per_release(
+    extra_read: int, met: bool
+) -> None:
+    steady = dict(STEADY_OPS, **{"iam:GetUser": extra_read} if extra_read else {})
+    first = dict(STEADY_OPS, **{"iam:ListMFADevices": 4, "iam:TagUser": 4, "iam:AttachUserPolicy": 4})
+    release = dict(steady, **{"iam:ListMFADevices": 2, "iam:UntagUser": 2, "iam:DetachUserPolicy": 2})
+    summary = {
+        "sizes": {
+            "100": {
+                "exempt_groups": 1,
+                "ours_scan_steady": _pass(steady),
+                "ours_scan_first": _pass(first, expected=4),
+                "ours_scan_release": _pass(release),
+            }
+        }
+    }
+
+    rows = {row["target"].split(" ")[0]: row for row in report.targets(summary, {})}
+
+    assert rows["steady-state"]["met"] is met
+    assert rows["steady-state"]["measured"] == f"N=100: {8 + extra_read} (g=1)"
+    assert rows["first"]["met"] is True
+    assert rows["each"]["met"] is True
+    assert rows["each"]["measured"].startswith(f"N=100: {sum(release.values())} ≤ {sum(steady.values()) + 6} (r=2")
