@@ -39,6 +39,7 @@ STEADY = {
     "iam:ListEntitiesForPolicy": 1,
     "iam:GetGroup": 1,  # the fallback group's members (no exempt groups here: g = 0)
     "ssm:GetParameter": 1,
+    "iam:GetAccountSummary": 1,  # the root's credentials
     "iam:GetPolicy": 1,
     "iam:GetPolicyVersion": 1,
 }

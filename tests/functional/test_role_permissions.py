@@ -98,29 +98,8 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
     action = ACTION_OF.get(operation, operation)
     service, name = action.split(":")
     context: dict[str, Any] = {}
-    if service == "iam" and name in (
-        "GenerateCredentialReport",
-        "GetCredentialReport",
-        "GetAccountSummary",
-        "ListAccountAliases",
-    ):
-        resource = "*"
-    elif service == "iam" and name in POLICY_RESOURCE_ACTIONS:
-        resource = params["PolicyArn"]
-    elif service == "iam" and name == "CreatePolicy":
-        resource = f"arn:aws:iam::{ACCOUNT}:policy{params.get('Path', '/')}{params['PolicyName']}"
-    elif service == "iam" and "GroupName" in params:
-        resource = f"arn:aws:iam::{ACCOUNT}:group/{params['GroupName']}"
-        if "PolicyArn" in params:
-            context["iam:PolicyARN"] = params["PolicyArn"]
-    elif service == "iam" and "UserName" in params:
-        resource = user_arn(iam, params["UserName"])
-        if "PolicyArn" in params:
-            context["iam:PolicyARN"] = params["PolicyArn"]
-        if name == "TagUser":
-            context["aws:TagKeys"] = tuple(sorted(t["Key"] for t in params["Tags"]))
-        if name == "UntagUser":
-            context["aws:TagKeys"] = tuple(sorted(params["TagKeys"]))
+    if service == "iam":
+        resource, context = iam_request(iam, name, params)
     elif service == "ssm" and name == "GetParameter":
         resource = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}"
     elif service == "sns":
@@ -134,6 +113,28 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
     else:
         raise AssertionError(f"test_role_permissions does not know the resource of {operation}: teach to_call")
     return Call(action, resource, tuple(sorted(context.items())), scenario)
+
+
+def iam_request(iam: Any, name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The resource and request context IAM evaluates one IAM call on."""
+    context: dict[str, Any] = {}
+    if "PolicyArn" in params and name not in POLICY_RESOURCE_ACTIONS:
+        context["iam:PolicyARN"] = params["PolicyArn"]
+    if name in ("GenerateCredentialReport", "GetCredentialReport", "GetAccountSummary", "ListAccountAliases"):
+        return "*", context
+    if name in POLICY_RESOURCE_ACTIONS:
+        return params["PolicyArn"], context
+    if name == "CreatePolicy":
+        return f"arn:aws:iam::{ACCOUNT}:policy{params.get('Path', '/')}{params['PolicyName']}", context
+    if "GroupName" in params:
+        return f"arn:aws:iam::{ACCOUNT}:group/{params['GroupName']}", context
+    if "UserName" in params:
+        if name == "TagUser":
+            context["aws:TagKeys"] = tuple(sorted(t["Key"] for t in params["Tags"]))
+        if name == "UntagUser":
+            context["aws:TagKeys"] = tuple(sorted(params["TagKeys"]))
+        return user_arn(iam, params["UserName"]), context
+    raise AssertionError(f"test_role_permissions does not know the resource of iam:{name}: teach iam_request")
 
 
 def rename(event: dict[str, Any], user: str) -> dict[str, Any]:
