@@ -64,7 +64,7 @@ def test_every_variable_in_config_py_is_documented_and_nothing_else() -> None:
 
 
 def _default_text(value: object) -> str | None:
-    if value is None:
+    if value is None or value == ():  # an empty list of names is unset too
         return None
     if isinstance(value, bool):  # switches are written on/off
         return "on" if value else "off"
