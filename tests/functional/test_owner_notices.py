@@ -513,6 +513,8 @@ def test_the_steady_state_scan_makes_the_same_calls_with_owner_notices_configure
             "iam:ListEntitiesForPolicy": 1,
             "iam:GetGroup": 1,  # the quarantine group's members
             "ssm:GetParameter": 1,  # the exemptions; the bot token is not read when nothing is to be sent
+            "iam:GetPolicy": 1,  # the quarantine policy's integrity: its default version and its document
+            "iam:GetPolicyVersion": 1,
         }
     )
     assert result["owner_notices"] == {"email": 0, "slack": 0, "without_contact": 0, "failed": 0}
