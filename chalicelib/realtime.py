@@ -35,8 +35,8 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,9 +44,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib import guard, observability, service, tell_owners
 from chalicelib.adapters.aws_errors import AWS_ERRORS, error_text
-from chalicelib.adapters.iam_gateway import QuarantineSnapshot, UserNotFoundError
-from chalicelib.adapters.parameters import CACHE_SECONDS, ParameterStore, ParameterUnavailableError
-from chalicelib.core import decide, events, exemptions, integrity
+from chalicelib.adapters.iam_gateway import QuarantineSnapshot, UserNotFoundError, UserRecord
+from chalicelib.adapters.parameters import CACHE_SECONDS, ParameterStore
+from chalicelib.core import decide, events, exemptions, grace, integrity, text
 from chalicelib.core.model import (
     QUARANTINE_GROUP,
     ROOT_USER,
@@ -57,6 +57,7 @@ from chalicelib.core.model import (
     RunResult,
     Trigger,
     Write,
+    iso,
 )
 
 logger = observability.logger
@@ -129,6 +130,8 @@ def on_console_login(ports: service.Ports, raw: object, identity: CallerIdentity
         return run.failed("cannot tell which account the bot runs in", exc)
     if isinstance(login, events.IdentityCenterSignIn):
         return _identity_center(run, login, account)
+    run.said = decide.Enrolment(login.source_ip, login.user_agent, login.mfa_serial)
+    run.sign_in_ip = text.tag_value(login.source_ip)
     verdict = decide.triage_login(login, account)
     if isinstance(verdict, decide.Ignore):
         return run.ignored(verdict)
@@ -145,6 +148,7 @@ def on_iam_change(ports: service.Ports, raw: object, identity: CallerIdentity) -
     if isinstance(change, events.Invalid):
         return run.invalid(change.problem)
     run.event, run.event_id = change.event_name, _cut(change.envelope.event_id)
+    run.said = decide.Enrolment(change.source_ip, change.user_agent, change.serial_number)
     try:
         account = identity.account()
     except (*AWS_ERRORS, ValueError) as exc:
@@ -165,20 +169,27 @@ class _Gathered:
 
     facts: decide.UserFacts
     document: exemptions.Exemptions | None
-    problem: str | None
+    problems: tuple[Finding, ...]
     groups: frozenset[str] | None  # None: not read (no active group exemption needed it)
-    tags: Mapping[str, str] = field(default_factory=dict)  # the user's tags, read by GetUser
+    record: UserRecord
+    hollow: bool = False  # the bot's tag was there with no policy or group behind it
 
 
 def _check(run: _Run, verdict: decide.CheckUser, account: str) -> EventOutcome:
     """Apply the decision table to one user from live reads, then carry out its write."""
     run.user = verdict.user
+    if verdict.joined_group is not None and not _names_group(run, verdict.joined_group):
+        return run.ignored(
+            decide.Ignore(decide.Skip.OTHER_GROUP, f"joined group {verdict.joined_group}, which no exemption names")
+        )
     try:
-        gathered = _gather(run, verdict.user, stop_if_mfa=verdict.stop_if_mfa, grace=True)
+        gathered = _gather(run, verdict.user, stop_if_mfa=verdict.stop_if_mfa, read_profile=True)
         if isinstance(gathered, decide.Ignore):
             return run.ignored(gathered)
+        if verdict.password_given_by is not None:
+            return _password_given(run, gathered, verdict, account)
         found, write = decide.evaluate(gathered.facts, gathered.document, run.now, run.policy, run.trigger)
-        return _apply(run, gathered, found, write, account)
+        return _apply(run, gathered, _announce_exemption(run, gathered, found, verdict), write, account)
     except UserNotFoundError:
         return run.ignored(
             decide.Ignore(decide.Skip.USER_NOT_FOUND, f"user {events.show(verdict.user)} does not exist")
@@ -214,6 +225,79 @@ def _policy(run: _Run, verdict: decide.PolicyChange, account: str) -> EventOutco
     return run.finish([finding], writes=writes, account=account)
 
 
+def _names_group(run: _Run, group: str) -> bool:
+    """Whether the document in force has an active entry for `group` (the cached document: no IAM call)."""
+    document = _read_exemptions(run).document
+    return document is not None and any(
+        e.selector == "group" and e.active(run.now) and e.value.casefold() == group.casefold() for e in document.entries
+    )
+
+
+def _announce_exemption(
+    run: _Run, gathered: _Gathered, found: Sequence[Finding], verdict: decide.CheckUser
+) -> Sequence[Finding]:
+    """Exempt is not invisible: the event that makes a console user without MFA exempt is announced once.
+
+    A new console password (CreateLoginProfile) for an exempt user, or joining the group that
+    exempts them (AddUserToGroup), turns the `exempt` finding into one `exempted` transition. The
+    login profile is read to be sure the user has a console password (one call, on these events only).
+    """
+    document, facts = gathered.document, gathered.facts
+    if document is None or not any(f.type is FindingType.EXEMPT for f in found):
+        return found
+    joined = verdict.joined_group
+    if joined is not None and not decide.joined_exemption(facts, document, joined, run.now):
+        return found
+    if joined is None and run.event != events.IamEvent.CREATE_LOGIN_PROFILE.value:
+        return found
+    if facts.profile_created is None and run.ports.iam.login_profile_created(facts.user) is None:
+        return [f for f in found if f.type is not FindingType.EXEMPT]  # no console password: nothing to protect
+    announced = decide.exempted(facts, document, run.now, run.trigger)
+    return [announced if f.type is FindingType.EXEMPT else f for f in found]
+
+
+def _password_given(run: _Run, gathered: _Gathered, verdict: decide.CheckUser, account: str) -> EventOutcome:
+    """Someone other than the user gave them a console password: record the grace it earns, once (grace.py).
+
+    In enforce mode the deadline goes on the user (`grace-deadline`, which the role writes only
+    while absent); a deadline already there stands. In report mode nothing is written and the
+    finding says so. A quarantine the bot made after the password was given, before this event
+    arrived, is undone (decide.premature).
+    """
+    iam, facts = run.ports.iam, gathered.facts
+    given_at = verdict.password_given_at or run.now
+    deadline = decide.grant(facts, given_at, run.now, run.policy)
+    if deadline is None:
+        found, write = decide.evaluate(facts, gathered.document, run.now, run.policy, run.trigger)
+        return _apply(run, gathered, _announce_exemption(run, gathered, found, verdict), write, account)
+    writes, note = 0, f"recorded when {verdict.password_given_by} gave the user a console password at {iso(given_at)}"
+    if run.ports.settings.enforce:
+        if iam.record_grace(facts.user, deadline):
+            writes = 1
+        else:
+            deadline = grace.recorded(iam.user_record(facts.user).grace_tag) or deadline
+            note = "a grace deadline was already recorded and stands"
+    else:
+        note += " (report mode: not recorded)"
+    profile = facts.profile_created or iam.login_profile_created(facts.user)
+    facts = replace(facts, grace_tag=iso(deadline), profile_created=profile, console=profile is not None)
+    gathered = replace(gathered, facts=facts)
+    if (
+        facts.quarantined
+        and not facts.mfa
+        and decide.premature(gathered.record.quarantine_tag, given_at, deadline, run.now)
+    ):
+        why = f"quarantined before the grace this console password earns was known; grace ends {iso(deadline)}; {note}"
+        found, write = decide.lift(facts, run.now, run.policy, run.trigger, why)
+    else:
+        found, write = decide.evaluate(facts, gathered.document, run.now, run.policy, run.trigger)
+        found = tuple(
+            f.with_changes(reason=f"{f.reason}; {note}") if f.type is FindingType.PENDING else f for f in found
+        )
+    announced = _announce_exemption(run, gathered, found, verdict)
+    return _apply(run, gathered, announced, write, account, extra_writes=writes)
+
+
 def _own(run: _Run, actor: events.Principal) -> bool:
     """Whether the event's caller is one of the bot's own roles (decide.is_own_change)."""
     try:
@@ -230,7 +314,7 @@ def _restore(run: _Run, verdict: decide.Restore, account: str) -> EventOutcome:
     if _own(run, verdict.actor):
         return run.ignored(decide.Ignore(decide.Skip.OWN_CHANGE, f"the bot's own release ({verdict.how})"))
     try:
-        gathered = _gather(run, verdict.user, stop_if_mfa=False, grace=False)
+        gathered = _gather(run, verdict.user, stop_if_mfa=False, read_profile=True, verify_tag=False)
         if isinstance(gathered, decide.Ignore):
             return run.ignored(gathered)
         found, write = decide.tamper(
@@ -242,6 +326,14 @@ def _restore(run: _Run, verdict: decide.Restore, account: str) -> EventOutcome:
             actor=verdict.actor.label,
             how=verdict.how,
         )
+        if not found and write is None:
+            return run.ignored(
+                decide.Ignore(
+                    decide.Skip.NOT_THE_BOTS,
+                    f"{verdict.actor.label} {verdict.how} of a user the bot had not quarantined and would not "
+                    "(inside grace, exempt, with MFA or without a console password): nothing to restore",
+                )
+            )
         return _apply(run, gathered, found, write, account, restore=verdict)
     except UserNotFoundError:
         return run.ignored(
@@ -251,8 +343,15 @@ def _restore(run: _Run, verdict: decide.Restore, account: str) -> EventOutcome:
         return run.failed(f"could not check user {verdict.user}", exc)
 
 
-def _gather(run: _Run, user: str, *, stop_if_mfa: bool, grace: bool) -> _Gathered | decide.Ignore:
-    """Read what the decision needs, cheapest and most decisive first (see the module docstring)."""
+def _gather(
+    run: _Run, user: str, *, stop_if_mfa: bool, read_profile: bool, verify_tag: bool = True
+) -> _Gathered | decide.Ignore:
+    """Read what the decision needs, cheapest and most decisive first (see the module docstring).
+
+    The bot's `quarantined-at` tag is a claim, not proof: when it is there and MFA is not, one more
+    read (`verify_tag`) checks that a policy or the group stands behind it; a hollow tag is decided
+    as no quarantine, so the table completes it (and announces it).
+    """
     iam = run.ports.iam
     mfa = iam.has_mfa_device(user)
     if mfa and stop_if_mfa:
@@ -264,18 +363,21 @@ def _gather(run: _Run, user: str, *, stop_if_mfa: bool, grace: bool) -> _Gathere
         console=True,  # confirmed by GetLoginProfile whenever the decision depends on it
         mfa=mfa,
         access_key=False,  # not read in real time: the api-user finding is the scan's
-        grace_start=record.created,
+        created=record.created,
         quarantined=record.quarantined,
+        grace_tag=record.grace_tag,
     )
     if mfa:  # MFA decides alone: release if the bot's tag is there, else nothing
-        return _Gathered(facts, None, None, None, record.tags)
-    document, groups, problem = _exemptions(run, user)
+        return _Gathered(facts, None, (), None, record)
+    document, groups, problems = _exemptions(run, user)
     facts = replace(facts, groups=groups or frozenset())
-    if grace and decide.needs_login_profile(facts, document, run.now):
+    hollow = verify_tag and facts.quarantined and not iam.quarantine_in_place(user)
+    if hollow:
+        facts = replace(facts, quarantined=False)
+    if read_profile and decide.needs_login_profile(facts, document, run.now):
         created = iam.login_profile_created(user)
-        start = record.created if created is None else max(record.created, created)
-        facts = replace(facts, console=created is not None, grace_start=start)
-    return _Gathered(facts, document, problem, groups, record.tags)
+        facts = replace(facts, console=created is not None, profile_created=created)
+    return _Gathered(facts, document, problems, groups, record, hollow)
 
 
 def _identity_center(run: _Run, sign_in: events.IdentityCenterSignIn, account: str) -> EventOutcome:
@@ -284,58 +386,51 @@ def _identity_center(run: _Run, sign_in: events.IdentityCenterSignIn, account: s
     if isinstance(verdict, decide.Ignore):
         return run.ignored(verdict)
     run.user = verdict.user
-    document, problem = _document(run)
-    findings = [decide.identity_center(verdict, document, run.now, run.trigger)]
-    if problem is not None:
-        findings.insert(0, decide.config_error(problem, run.now, run.trigger))
+    loaded = _read_exemptions(run)
+    findings = [*loaded.findings, decide.identity_center(verdict, loaded.document, run.now, run.trigger)]
     return run.finish(findings, account=account)
 
 
-def _document(run: _Run) -> tuple[exemptions.Exemptions | None, str | None]:
-    """The admin's document, or None and why (the same fail-safe rule as the scan's service.load_exemptions)."""
-    name = run.ports.settings.exemptions_parameter
-    try:
-        return exemptions.loads(_exemptions_text(run.ports.parameters, name)), None
-    except exemptions.ExemptionsError as exc:
-        return None, f"{name} is invalid: {exc}"
-    except ParameterUnavailableError as exc:
-        return None, str(exc)
+def _exemptions(
+    run: _Run, user: str
+) -> tuple[exemptions.Exemptions | None, frozenset[str] | None, tuple[Finding, ...]]:
+    """The document in force and, only when it has an active group entry, the user's groups.
 
-
-def _exemptions(run: _Run, user: str) -> tuple[exemptions.Exemptions | None, frozenset[str] | None, str | None]:
-    """The admin's document and, only when it has an active group entry, the user's groups.
-
-    Same fail-safe rule as the scan (service.load_exemptions): any problem returns no document and
-    says why, so nobody is quarantined on a document the bot cannot trust.
+    Same rules as the scan (service.read_exemptions): an invalid newest version falls back to the
+    newest valid one, with a finding; a document the bot cannot trust at all quarantines nobody. A
+    group entry naming a group that does not exist simply never appears among the user's groups.
     """
-    document, problem = _document(run)
-    if document is None:
-        return None, None, problem
-    if not any(e.selector == "group" and e.active(run.now) for e in document.entries):
-        return document, None, None
+    loaded = _read_exemptions(run)
+    document = loaded.document
+    if document is None or not any(e.selector == "group" and e.active(run.now) for e in document.entries):
+        return document, None, loaded.findings
     try:
-        return document, run.ports.iam.groups_of(user), None
+        return document, run.ports.iam.groups_of(user), loaded.findings
     except AWS_ERRORS as exc:
-        return None, None, f"cannot resolve exemption groups: {error_text(exc)}"
+        problem = decide.unusable_exemptions(
+            f"cannot resolve exemption groups: {error_text(exc)}", run.now, run.trigger
+        )
+        return None, None, (*loaded.findings, problem)
 
 
 _ABSENT: weakref.WeakKeyDictionary[ParameterStore, dict[str, float]] = weakref.WeakKeyDictionary()
 
 
-def _exemptions_text(store: ParameterStore, name: str) -> str | None:
-    """The document through the Powertools cache, and its absence cached just as long.
+def _read_exemptions(run: _Run) -> service.LoadedExemptions:
+    """The exemptions through the Powertools cache, and the parameter's absence cached just as long.
 
     Powertools keeps a value for CACHE_SECONDS but not a ParameterNotFound, so an account that
     never created the parameter would pay a GetParameter on every event; the absence is
     remembered per store (per container) for the same five minutes a value would be.
     """
+    store, name = run.ports.parameters, run.ports.settings.exemptions_parameter
     absent = _ABSENT.setdefault(store, {})
     if absent.get(name, float("-inf")) > time.monotonic():
-        return None
-    text = store.exemptions_text(name)
-    if text is None:
+        return service.LoadedExemptions(exemptions.Exemptions())
+    loaded = service.read_exemptions(store, name, run.now, run.trigger, fresh=False)
+    if loaded.version is None and not loaded.findings:
         absent[name] = time.monotonic() + CACHE_SECONDS
-    return text
+    return loaded
 
 
 def _apply(
@@ -345,14 +440,19 @@ def _apply(
     write: Write | None,
     account: str,
     restore: decide.Restore | None = None,
+    extra_writes: int = 0,
 ) -> EventOutcome:
     """Carry out the decision's one write (if any), tell the user's owner, and report what it became."""
-    findings = list(found)
-    if gathered.problem is not None:
-        findings.insert(0, decide.config_error(gathered.problem, run.now, run.trigger))
-    wrote = 0
+    if write is not None and write.action in (Action.RELEASE, Action.WOULD_RELEASE):
+        enrolment = run.said if run.event == events.IamEvent.ENABLE_MFA_DEVICE.value else None
+        confirmed = decide.confirm_release(write.finding, gathered.record.sign_in_ip, enrolment)
+        found = [confirmed if f is write.finding else f for f in found]
+        write = replace(write, finding=confirmed)
+    findings = [*gathered.problems, *found]
+    wrote = extra_writes
     if write is not None:
-        final, wrote = _write(run, gathered, write, restore)
+        final, wrote_now = _write(run, gathered, write, restore)
+        wrote += wrote_now
         findings = [f for f in (final if f is write.finding else f for f in findings) if f is not None]
     ports = run.ports
     told = tell_owners.tell(
@@ -362,7 +462,7 @@ def _apply(
         findings,
         run.now,
         run.trigger,
-        known_tags={gathered.facts.user: gathered.tags},
+        known_tags={gathered.facts.user: gathered.record.tags},
     )
     return run.finish([*findings, *told.findings], writes=wrote, account=account, owner_notices=told.tally)
 
@@ -392,10 +492,18 @@ def _write(run: _Run, gathered: _Gathered, write: Write, restore: decide.Restore
             snapshot = QuarantineSnapshot(frozenset(), frozenset({write.user}))
     # MFA was confirmed absent or present (the release's live proof), and the bot's tag read, moments
     # ago by this invocation (ListMFADevices, GetUser): no second ListMFADevices, and a tag found when
-    # claiming was written since, by another writer. A release after someone else's removal
-    # (restore) only tidies up the tags; it is this event's news.
+    # claiming was written since, by another writer, unless it was there already with nothing behind
+    # it (hollow: adopted and announced). A release after someone else's removal (restore) only tidies
+    # up the tags; it is this event's news. A quarantine caused by a sign-in records the sign-in's
+    # source IP with its claim.
+    context = service.WriteContext(
+        seen_untagged=not gathered.hollow,
+        leftover_tag=gathered.hollow,
+        cleanup=restore is not None,
+        sign_in_ip=run.sign_in_ip,
+    )
     live = replace(write, confirm_no_mfa=False, confirm_mfa=False)
-    return service.apply_write(iam, live, snapshot, run.now, seen_untagged=True, cleanup=restore is not None)
+    return service.apply_write(iam, live, snapshot, run.now, context)
 
 
 class _Run:
@@ -411,6 +519,8 @@ class _Run:
         self.event: str | None = None
         self.event_id: str | None = None
         self.user: str | None = None
+        self.said = decide.Enrolment(None, None, None)  # the event's source IP, user agent, device serial
+        self.sign_in_ip: str | None = None  # set by on_console_login: recorded with a quarantine's claim
 
     def finish(
         self,
@@ -425,7 +535,7 @@ class _Run:
         result = RunResult(
             trigger=self.trigger,
             mode=self.ports.settings.mode,
-            findings=tuple(findings),
+            findings=tuple(self._with_event_text(f) for f in findings),
             users_scanned=1 if self.user is not None else 0,
             writes=writes,
             duration_ms=duration,
@@ -469,6 +579,18 @@ class _Run:
             error=error_text(exc),
         )
         return self.finish([finding])
+
+    def _with_event_text(self, finding: Finding) -> Finding:
+        """A finding about the event's user carries what the event says: source IP, user agent, device serial."""
+        if finding.user is None or finding.user != self.user:
+            return finding
+        said = {
+            "source_ip": text.bounded(self.said.source_ip, decide.MAX_EVENT_TEXT),
+            "user_agent": text.bounded(self.said.user_agent, decide.MAX_EVENT_TEXT),
+            "mfa_serial": text.bounded(self.said.serial, decide.MAX_EVENT_TEXT),
+        }
+        missing = {key: value for key, value in said.items() if value is not None and getattr(finding, key) is None}
+        return finding.with_changes(**missing) if missing else finding
 
     def _empty(self) -> RunResult:
         duration = int((time.monotonic() - self.started) * 1000)

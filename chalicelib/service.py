@@ -9,6 +9,7 @@ list of quarantined users), and then it decides nothing.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,7 @@ logger = observability.logger
 
 MAX_SAFETY_MARGIN_S = 30.0
 WRITE_WORKERS = 6
+MAX_VERSIONS_BACK = 100  # SSM keeps the last 100 versions of a parameter
 
 
 class Notifier(Protocol):
@@ -114,13 +116,24 @@ def run_scan(ports: Ports, remaining_ms: Callable[[], float] | None = None) -> R
 
     checked, problem_finding = _integrity(ports, snapshot, now)
     snapshot = _regroup(ports, snapshot, checked)
-    document, members, problem = load_exemptions(ports, fresh=True)
+    loaded = load_exemptions(ports, now, fresh=True)
+    policy = policy_for(settings)
+    wanted = decide.records_needed(report, loaded.document, loaded.members, snapshot.users, now, policy)
+    records, unreadable = read_grace_records(ports.iam, wanted, now)
+    earlier = earlier_exemptions(ports.parameters, settings.exemptions_parameter, loaded.version, now, policy.interval)
     plan = decide.scan(
-        report, document, members, snapshot.users, now, policy_for(settings), root_summary=read_root(ports)
+        report,
+        loaded.document,
+        loaded.members,
+        snapshot.users,
+        now,
+        policy,
+        records,
+        frozenset(unreadable),
+        earlier,
+        root_summary=read_root(ports),
     )
-    findings = list(plan.findings)
-    if problem is not None:
-        findings.insert(0, decide.config_error(problem, now, Trigger.SCHEDULED_SCAN))
+    findings = [*loaded.findings, *(f for f in unreadable.values() if f is not None), *plan.findings]
 
     outcome = execute(ports, plan, snapshot, now, budget, hollow=checked.hollow)
     exposure = integrity.Exposure(snapshot.direct, snapshot.via_group)
@@ -204,21 +217,183 @@ def read_root(ports: Ports) -> root_account.Summary:
         return root_account.unavailable(error_text(exc))
 
 
-def load_exemptions(
-    ports: Ports, *, fresh: bool = False
-) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], str | None]:
-    """Read, validate and resolve the exemptions; on any problem return None and say why (fail safe)."""
+@dataclass(frozen=True)
+class LoadedExemptions:
+    """The exemptions a run enforces, where they came from, and what is wrong with the stored ones.
+
+    `document` None means no version can be trusted (unreadable, or none is valid): the run then
+    quarantines nobody. `members` holds the members of each exempt group (the scan resolves them;
+    the real-time paths ask for the one user's groups instead).
+    """
+
+    document: exemptions.Exemptions | None
+    members: dict[str, frozenset[str]] = field(default_factory=dict)
+    version: exemptions.Version | None = None
+    findings: tuple[Finding, ...] = ()
+
+
+_FALLBACKS: weakref.WeakKeyDictionary[ParameterStore, dict[tuple[str, int], exemptions.Version | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def read_exemptions(
+    store: ParameterStore, name: str, now: datetime, trigger: Trigger, *, fresh: bool
+) -> LoadedExemptions:
+    """The document in force: the newest version if it is valid, else the newest valid one from its history.
+
+    The history (GetParameterHistory) is read only when the newest version is invalid, and once per
+    container for each invalid newest version (stored versions never change), so a broken edit costs
+    the real-time paths no extra call per event. Any SSM failure fails safe: no document, nobody
+    quarantined, and a critical finding saying why.
+    """
     try:
-        text = ports.parameters.exemptions_text(ports.settings.exemptions_parameter, fresh=fresh)
-        document = exemptions.loads(text)
-        members = {group: ports.iam.group_members(group) for group in document.groups}
-    except exemptions.ExemptionsError as exc:
-        return None, {}, f"{ports.settings.exemptions_parameter} is invalid: {exc}"
-    except (ParameterUnavailableError, GroupNotFoundError) as exc:
-        return None, {}, str(exc)
+        newest = store.exemptions(name, fresh=fresh)
+        if newest is None:
+            return LoadedExemptions(exemptions.Exemptions())
+        try:
+            return LoadedExemptions(exemptions.loads(newest.text), version=newest)
+        except exemptions.ExemptionsError as exc:
+            problems = str(exc)
+        cache = _FALLBACKS.setdefault(store, {})
+        key = (name, newest.number)
+        if key not in cache:
+            found = exemptions.newest_valid(v for v in store.history(name) if v.number < newest.number)
+            cache[key] = found[0] if found is not None else None
+    except ParameterUnavailableError as exc:
+        return LoadedExemptions(None, findings=(decide.unusable_exemptions(str(exc), now, trigger),))
+    in_force = cache[key]
+    error = decide.invalid_exemptions(name, newest, problems, in_force, now, trigger)
+    document = exemptions.loads(in_force.text) if in_force is not None else None
+    return LoadedExemptions(document, version=in_force, findings=(error,))
+
+
+def earlier_exemptions(
+    store: ParameterStore, name: str, in_force: exemptions.Version | None, now: datetime, interval: timedelta
+) -> exemptions.Exemptions | None:
+    """The document that was in force one scan interval ago, when it was another one; None when it was the same.
+
+    Only when the version in force was written within the interval is anything read: the versions
+    before it, newest first, one GetParameter each, until the newest valid one written before the
+    interval began (usually the one just before). No such version means the parameter is new, and
+    every entry is. Whom the document newly exempts is announced (decide.became_exempt).
+    """
+    cutoff = now - interval
+    if in_force is None or in_force.modified is None or in_force.modified <= cutoff:
+        return None
+    try:
+        for number in range(in_force.number - 1, max(0, in_force.number - MAX_VERSIONS_BACK), -1):
+            version = store.version(name, number)
+            if version is None:
+                break
+            if version.modified is not None and version.modified > cutoff:
+                continue
+            try:
+                return exemptions.loads(version.text)
+            except exemptions.ExemptionsError:
+                continue
+    except ParameterUnavailableError as exc:
+        logger.warning(
+            "cannot read the earlier exemptions; nobody is announced as newly exempt", extra={"problem": str(exc)}
+        )
+        return None
+    return exemptions.Exemptions()
+
+
+def load_exemptions(ports: Ports, now: datetime, *, fresh: bool = False) -> LoadedExemptions:
+    """The scan's exemptions: the document in force and the members of each of its groups.
+
+    A group that does not exist has no members, so it exempts nobody: the rest of the document still
+    applies, and a finding names the group (once a day, like the other standing problems).
+    """
+    loaded = read_exemptions(
+        ports.parameters, ports.settings.exemptions_parameter, now, Trigger.SCHEDULED_SCAN, fresh=fresh
+    )
+    if loaded.document is None:
+        return loaded
+    try:
+        members, missing = _group_members(ports.iam, loaded.document.groups)
     except AWS_ERRORS as exc:
-        return None, {}, f"cannot resolve exemption groups: {error_text(exc)}"
-    return document, members, None
+        problem = f"cannot resolve exemption groups: {error_text(exc)}"
+        return replace(
+            loaded, document=None, findings=(decide.unusable_exemptions(problem, now, Trigger.SCHEDULED_SCAN),)
+        )
+    gone = decide.missing_groups(
+        loaded.document, missing, now, Trigger.SCHEDULED_SCAN, transition=decide.daily_due(now)
+    )
+    return replace(loaded, members=members, findings=(*loaded.findings, *gone))
+
+
+def _group_members(iam: IamGateway, groups: Iterable[str]) -> tuple[dict[str, frozenset[str]], list[str]]:
+    """Members of each exempt group (one GetGroup each), and the groups IAM does not have.
+
+    The document may spell a group in another case than IAM does (IAM names are unique regardless
+    of case); a name GetGroup does not find is looked up once in the account's group names
+    (ListGroups), and only a name missing there too is reported.
+    """
+    members: dict[str, frozenset[str]] = {}
+    unresolved: list[str] = []
+    for group in groups:
+        try:
+            members[group] = iam.group_members(group)
+        except GroupNotFoundError:
+            unresolved.append(group)
+    if not unresolved:
+        return members, []
+    spelled = {name.casefold(): name for name in iam.group_names()}
+    missing: list[str] = []
+    for group in unresolved:
+        actual = spelled.get(group.casefold())
+        try:
+            members[group] = iam.group_members(actual) if actual is not None else frozenset()
+        except GroupNotFoundError:  # deleted between the two calls
+            actual = None
+        if actual is None:
+            members[group] = frozenset()
+            missing.append(group)
+    return members, missing
+
+
+def read_grace_records(
+    iam: IamGateway, users: Sequence[str], now: datetime, workers: int = WRITE_WORKERS
+) -> tuple[dict[str, decide.GraceRecord], dict[str, Finding | None]]:
+    """The grace record of each user whose deadline depends on it (decide.records_needed).
+
+    One GetUser each (the `grace-deadline` tag), and GetLoginProfile only for a user who carries
+    one (the password's age bounds it). A user whose record cannot be read is decided by no one
+    this run (`unreadable`, with a finding); a deleted user is simply skipped (None).
+    """
+    records: dict[str, decide.GraceRecord] = {}
+    unreadable: dict[str, Finding | None] = {}
+    if not users:
+        return records, unreadable
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="iam-read") as pool:
+        answers = dict(zip(users, pool.map(lambda user: _grace_record(iam, user), users), strict=True))
+    for user, answer in answers.items():
+        if isinstance(answer, decide.GraceRecord):
+            records[user] = answer
+        elif answer is None:
+            unreadable[user] = None
+        else:
+            unreadable[user] = replace(
+                _account_finding(
+                    FindingType.SCAN_ERROR, "could not read the user's grace deadline: no decision this run", now
+                ),
+                user=user,
+                error=answer,
+            )
+    return records, unreadable
+
+
+def _grace_record(iam: IamGateway, user: str) -> decide.GraceRecord | str | None:
+    """The record, None for a user deleted since the report, or the error text."""
+    try:
+        tag = iam.user_record(user).grace_tag
+        return decide.GraceRecord(tag, iam.login_profile_created(user) if tag is not None else None)
+    except UserNotFoundError:
+        return None
+    except AWS_ERRORS as exc:
+        return error_text(exc)
 
 
 @dataclass
@@ -256,6 +431,7 @@ def execute(
     Lambda's time budget is spent, and the next scan picks up the rest.
     """
     outcome = _Outcome()
+    context = WriteContext(read_release_record=True, clock=ports.clock, hollow=hollow)
     ordered = sorted(plan.candidates, key=lambda c: c.action not in (Action.RELEASE, Action.WOULD_RELEASE))
     started = 0
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="iam-write") as pool:
@@ -265,7 +441,7 @@ def execute(
                 break
             if len(running) >= workers:
                 _collect(wait(running, return_when=FIRST_COMPLETED).done, running, outcome)
-            running[pool.submit(apply_write, ports.iam, candidate, snapshot, now, hollow=hollow)] = candidate
+            running[pool.submit(apply_write, ports.iam, candidate, snapshot, now, context)] = candidate
             started += 1
         _collect(wait(running).done, running, outcome)
     if started < len(ordered):
@@ -289,25 +465,42 @@ def _collect(
         outcome.writes += wrote
 
 
+@dataclass(frozen=True)
+class WriteContext:
+    """How the caller came to a write, which decides how a tag found on the user is judged (apply_write).
+
+    `seen_untagged`: the caller read the user without the bot's tag just before (real-time paths), so
+    a tag found now was written since, by another writer. `leftover_tag`: the caller read the tag and
+    found no quarantine behind it, so it is a leftover (or hand-set) and is adopted and announced.
+    `cleanup`: a release that only tidies up after someone else removed the quarantine. `sign_in_ip`:
+    recorded with the claim of a quarantine caused by a sign-in. `read_release_record`: the scan reads
+    the user before an MFA release, to learn whether a sign-in caused the quarantine. `clock` gives the
+    moment of a claim, so a stamp later than it is known to be hand-set. `hollow` is what the integrity
+    check left unrestored: a quarantine made under it is said not to contain.
+    """
+
+    seen_untagged: bool = False
+    leftover_tag: bool = False
+    cleanup: bool = False
+    sign_in_ip: str | None = None
+    read_release_record: bool = False
+    clock: Callable[[], datetime] | None = None
+    hollow: integrity.Hollow | None = None
+
+
 def apply_write(
     iam: IamGateway,
     candidate: Write,
     snapshot: QuarantineSnapshot,
     now: datetime,
-    *,
-    seen_untagged: bool = False,
-    cleanup: bool = False,
-    hollow: integrity.Hollow | None = None,
+    context: WriteContext = WriteContext(),
 ) -> tuple[Finding | None, int]:
     """Confirm and perform one candidate; returns its final finding (None: nothing to report) and writes made.
 
     Another writer may act on the same user meanwhile (see iam_gateway): a quarantine whose claim
     it holds, or a release it already made, is completed or left alone here without a second
-    alert. `seen_untagged` says the caller read the user without the bot's tag just before; the
-    scan decides from its snapshot taken at `now` instead, and judges the tag by its stamp
-    (decide.claim_held_by_other). `cleanup` marks a release that only tidies up after someone else
-    removed the quarantine (the event that reported the removal announces it). `hollow` is what
-    the integrity check left unrestored: a quarantine made under it is said not to contain.
+    alert. The scan decides from its snapshot taken at `now` and judges a tag it meets by its stamp
+    (decide.claim_held_by_other); see WriteContext for the real-time paths.
     """
     finding = candidate.finding
     try:
@@ -318,10 +511,12 @@ def apply_write(
             logger.info("the report says MFA, but no device is live; still quarantined", extra={"user": candidate.user})
             return decide.no_live_device(finding), 0
         if candidate.action is Action.QUARANTINE:
-            return _quarantine(iam, candidate, now, seen_untagged=seen_untagged, hollow=hollow)
+            return _quarantine(iam, candidate, now, context)
+        if candidate.action in (Action.RELEASE, Action.WOULD_RELEASE) and context.read_release_record:
+            finding = decide.confirm_release(finding, iam.user_record(candidate.user).sign_in_ip, None)
         if candidate.action is Action.RELEASE:
             released = iam.release(candidate.user, via_group=candidate.user in snapshot.via_group)
-            if not released and not cleanup:
+            if not released and not context.cleanup:
                 logger.info("already released by another run", extra={"user": candidate.user})
                 return None, 1
             return finding, 2
@@ -334,25 +529,33 @@ def apply_write(
         return finding.with_changes(type=failed, error=error_text(exc), action=Action.NONE), 0
 
 
-def _quarantine(
-    iam: IamGateway, candidate: Write, now: datetime, *, seen_untagged: bool, hollow: integrity.Hollow | None
-) -> tuple[Finding | None, int]:
+def _quarantine(iam: IamGateway, candidate: Write, now: datetime, context: WriteContext) -> tuple[Finding | None, int]:
     """Tag and attach (or join the group); under a hollow policy the finding says the user is not contained."""
-    finding = candidate.finding
+    finding, hollow = candidate.finding, context.hollow
     if hollow is not None and hollow.missing:  # nothing to attach: the tampered finding counts these users
         return integrity.not_contained(finding, hollow).with_changes(action=Action.NONE, transition=False), 0
-    contained = iam.quarantine(candidate.user, now)
+    contained = iam.quarantine(candidate.user, now, sign_in_ip=context.sign_in_ip)
     suffix = " (via the quarantine group: user is at the managed-policy quota)" if contained.how == "group" else ""
     finding = finding.with_changes(reason=finding.reason + suffix)
     writes = 2
     if contained.held_since is not None:
         writes = 1
-        if decide.claim_held_by_other(contained.held_since, None if seen_untagged else now):
-            logger.info("quarantine claimed by another run", extra={"user": candidate.user})
-            finding = decide.claimed_elsewhere(finding, contained.held_since)
+        finding = _claimed(finding, contained.held_since, candidate.user, now, context)
     if hollow is not None and not hollow.contains(via_group=contained.how == "group"):
         finding = integrity.not_contained(finding, hollow)
     return finding, writes
+
+
+def _claimed(finding: Finding, held_since: str, user: str, now: datetime, context: WriteContext) -> Finding:
+    """A quarantine whose claim was refused: adopted and announced (a leftover, a hand-set stamp), or another's."""
+    if context.leftover_tag:
+        return decide.adopted(finding, held_since)
+    decided_at = None if context.seen_untagged else now
+    checked_at = context.clock() if context.clock is not None else None
+    if decide.claim_held_by_other(held_since, decided_at, checked_at):
+        logger.info("quarantine claimed by another run", extra={"user": user})
+        return decide.claimed_elsewhere(finding, held_since)
+    return finding
 
 
 def _account_of(report: credential_report.CredentialReport) -> str | None:

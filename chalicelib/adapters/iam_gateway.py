@@ -25,7 +25,16 @@ from botocore.exceptions import ClientError
 
 from chalicelib import observability
 from chalicelib.adapters.aws_errors import error_text
-from chalicelib.core.model import NOTIFIED_TAG, QUARANTINE_GROUP, QUARANTINED_AT_TAG, REASON_TAG, iso
+from chalicelib.core.model import (
+    GRACE_DEADLINE_TAG,
+    NOTIFIED_TAG,
+    QUARANTINE_GROUP,
+    QUARANTINE_TAG_KEYS,
+    QUARANTINED_AT_TAG,
+    REASON_TAG,
+    SIGN_IN_IP_TAG,
+    iso,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -105,6 +114,7 @@ class IamGateway:
         "iam:ListEntitiesForPolicy",
         "iam:GetAccountSummary",
         "iam:GetGroup",
+        "iam:ListGroups",
         "iam:ListMFADevices",
         "iam:TagUser",
         "iam:UntagUser",
@@ -118,6 +128,7 @@ class IamGateway:
         "iam:ListGroupsForUser",
         # owner notices: the account alias for the message (one call, only in a run that sends one)
         "iam:ListAccountAliases",
+        "iam:ListAttachedUserPolicies",
     )
 
     def __init__(
@@ -184,6 +195,10 @@ class IamGateway:
         missing = GroupNotFoundError(f"group {group!r} does not exist")
         return self._names("get_group", "Users", "UserName", missing, GroupName=group)
 
+    def group_names(self) -> frozenset[str]:
+        """Every group name in the account (ListGroups, paginated): how a name written in another case is found."""
+        return self._names("list_groups", "Groups", "GroupName", LookupError("ListGroups answered NoSuchEntity"))
+
     def has_mfa_device(self, user: str) -> bool:
         """Live check before a quarantine or a release for MFA: the report may be hours old."""
         try:
@@ -193,9 +208,28 @@ class IamGateway:
                 raise UserNotFoundError(f"user {user!r} no longer exists") from None
             raise
 
-    def quarantine(self, user: str, now: datetime) -> Contained:
-        """Tag (the claim), then attach the policy; at the managed-policy quota, join the quarantine group."""
-        return self._contain(user, tag_at=now, via_group=False)
+    def quarantine(self, user: str, now: datetime, *, sign_in_ip: str | None = None) -> Contained:
+        """Tag (the claim), then attach the policy; at the managed-policy quota, join the quarantine group.
+
+        `sign_in_ip` (a quarantine caused by a sign-in) is recorded with the claim, in the same TagUser.
+        """
+        return self._contain(user, tag_at=now, via_group=False, sign_in_ip=sign_in_ip)
+
+    def quarantine_in_place(self, user: str) -> bool:
+        """Whether the quarantine the bot's tag claims is really there: the policy attached, or the group joined.
+
+        ListAttachedUserPolicies (paginated), then ListGroupsForUser only when the policy is not attached.
+        """
+        arn = self._require_policy()
+        try:
+            for page in self._iam.get_paginator("list_attached_user_policies").paginate(UserName=user):
+                if any(p["PolicyArn"] == arn for p in page["AttachedPolicies"]):
+                    return True
+        except ClientError as exc:
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
+        return QUARANTINE_GROUP in self.groups_of(user)
 
     def release(self, user: str, *, via_group: bool) -> bool:
         """Remove the tags, then the policy or group membership.
@@ -204,7 +238,7 @@ class IamGateway:
         released the user since the caller looked, and that release was theirs to report.
         """
         arn = self._require_policy()
-        self._iam.untag_user(UserName=user, TagKeys=[QUARANTINED_AT_TAG, REASON_TAG])
+        self._iam.untag_user(UserName=user, TagKeys=list(QUARANTINE_TAG_KEYS))
         try:
             if via_group:
                 self._iam.remove_user_from_group(GroupName=QUARANTINE_GROUP, UserName=user)
@@ -244,6 +278,22 @@ class IamGateway:
             quarantine_tag=tags.get(QUARANTINED_AT_TAG),
             tags=tags,
         )
+
+    def record_grace(self, user: str, deadline: datetime) -> bool:
+        """TagUser `grace-deadline` (once: the role may write it only while the user has none).
+
+        False when the role's condition refused it, because the user already carries a deadline
+        (recorded earlier, or set by hand): the one already there stands.
+        """
+        try:
+            self._iam.tag_user(UserName=user, Tags=[{"Key": GRACE_DEADLINE_TAG, "Value": iso(deadline)}])
+        except ClientError as exc:
+            if _code(exc) in ACCESS_DENIED_CODES and self.user_record(user).grace_tag is not None:
+                return False
+            if _code(exc) == "NoSuchEntity":
+                raise UserNotFoundError(f"user {user!r} no longer exists") from None
+            raise
+        return True
 
     def login_profile_created(self, user: str) -> datetime | None:
         """GetLoginProfile: when the user's console password was first created; None without one.
@@ -299,7 +349,9 @@ class IamGateway:
                 raise UserNotFoundError(f"user {user!r} no longer exists") from None
             raise
 
-    def _contain(self, user: str, *, tag_at: datetime | None, via_group: bool) -> Contained:
+    def _contain(
+        self, user: str, *, tag_at: datetime | None, via_group: bool, sign_in_ip: str | None = None
+    ) -> Contained:
         """Tags first (when given: the claim), then the policy, or the group when asked or at the quota.
 
         A containment whose policy and group both fail takes its own tags back off (best effort), so
@@ -307,7 +359,7 @@ class IamGateway:
         as "already quarantined".
         """
         arn = self._require_policy()
-        held_since = self._claim(user, tag_at) if tag_at is not None else None
+        held_since = self._claim(user, tag_at, sign_in_ip) if tag_at is not None else None
         try:
             return Contained(self._attach(user, arn, via_group=via_group), held_since)
         except ClientError:
@@ -315,20 +367,17 @@ class IamGateway:
                 self._unclaim(user)
             raise
 
-    def _claim(self, user: str, at: datetime) -> str | None:
+    def _claim(self, user: str, at: datetime, sign_in_ip: str | None = None) -> str | None:
         """TagUser with the bot's tags; None when this call wrote them, else the value already there.
 
         An AccessDenied means the role's condition saw `quarantined-at` on the user, or that the role
         lacks the permission altogether; one GetUser tells the two apart, and only on this path.
         """
         try:
-            self._iam.tag_user(
-                UserName=user,
-                Tags=[
-                    {"Key": QUARANTINED_AT_TAG, "Value": iso(at)},
-                    {"Key": REASON_TAG, "Value": REASON_TAG_VALUE},
-                ],
-            )
+            tags = [{"Key": QUARANTINED_AT_TAG, "Value": iso(at)}, {"Key": REASON_TAG, "Value": REASON_TAG_VALUE}]
+            if sign_in_ip is not None:
+                tags.append({"Key": SIGN_IN_IP_TAG, "Value": sign_in_ip})
+            self._iam.tag_user(UserName=user, Tags=tags)  # type: ignore[arg-type]
             return None
         except ClientError as exc:
             if _code(exc) not in ACCESS_DENIED_CODES:
@@ -351,7 +400,7 @@ class IamGateway:
 
     def _unclaim(self, user: str) -> None:
         try:
-            self._iam.untag_user(UserName=user, TagKeys=[QUARANTINED_AT_TAG, REASON_TAG])
+            self._iam.untag_user(UserName=user, TagKeys=list(QUARANTINE_TAG_KEYS))
         except ClientError as exc:  # the next scan adopts a leftover tag (decide.claim_held_by_other)
             observability.logger.warning(
                 "could not take back the quarantine tags", extra={"user": user, "error": error_text(exc)}
@@ -376,6 +425,16 @@ class UserRecord:
     def quarantined(self) -> bool:
         """The bot's tag is on the user (its value is not trusted further: any value counts)."""
         return self.quarantine_tag is not None
+
+    @property
+    def grace_tag(self) -> str | None:
+        """The recorded grace deadline (`grace-deadline`), raw: grace.deadline judges it."""
+        return self.tags.get(GRACE_DEADLINE_TAG)
+
+    @property
+    def sign_in_ip(self) -> str | None:
+        """The source IP of the sign-in without MFA that caused the quarantine (`sign-in-ip`), if one did."""
+        return self.tags.get(SIGN_IN_IP_TAG)
 
 
 def _utc(value: datetime) -> datetime:

@@ -14,6 +14,7 @@ URL at DEBUG/INFO), and scrubbed from every error text before that text is logge
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from http.client import HTTPException
 from typing import Any, Protocol
 from urllib.error import URLError
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from slack_sdk.errors import SlackRequestError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -49,7 +50,9 @@ from chalicelib.core.model import RunResult
 logger = observability.logger
 
 FAILURE_METRIC = "NotificationFailures"
+MIN_SECRET_SEGMENT = 8  # path segments this long are scrubbed on their own (Slack's token is 24 characters)
 _URL = re.compile(r"(?:https?://|hooks\.slack\.com/)\S+", re.IGNORECASE)
+_PRINTABLE_URL = re.compile(r"[\x21-\x7e]{1,2048}")
 
 # slack_sdk's WebhookClient logs the full URL (the secret) at DEBUG and INFO, and exception text at
 # ERROR. Its logger is replaced by this one, which never emits; our own log lines say what failed.
@@ -99,7 +102,8 @@ class FanOutNotifier:
             except ChannelError as exc:
                 _failed(channel.name, str(exc))
             except Exception as exc:  # see the class docstring: isolation is this class's job
-                _failed(channel.name, f"unexpected {type(exc).__name__}: {scrub(str(exc))}")
+                secrets = getattr(channel, "secrets", ())
+                _failed(channel.name, f"unexpected {type(exc).__name__}: {scrub(str(exc), *secrets)}")
 
 
 def _failed(channel: str, problem: str) -> None:
@@ -108,11 +112,31 @@ def _failed(channel: str, problem: str) -> None:
 
 
 def scrub(text: str, *secrets: str) -> str:
-    """Remove the given secrets and anything URL-shaped from a text that is about to be logged."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
+    """Remove every form of the given secrets, and anything URL-shaped, from a text about to be logged.
+
+    Error texts quote what they were given in many ways: as is, through repr() (http.client's
+    InvalidURL shows the path with `\\x07`-style escapes), JSON-escaped and quoted, or percent-escaped
+    (upper- or lower-case hex). Each of those forms is removed, longest first.
+    """
+    forms = sorted({form for secret in secrets if secret for form in secret_forms(secret)}, key=len, reverse=True)
+    if forms:
+        text = re.sub("|".join(re.escape(form) for form in forms), "<redacted>", text, flags=re.IGNORECASE)
     return _URL.sub("<url redacted>", text)
+
+
+def secret_forms(secret: str) -> set[str]:
+    """The ways a secret may be written inside another text (see scrub)."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret, safe="/:"),
+        quote_plus(secret),
+        secret.encode("unicode_escape").decode("ascii"),
+    }
+    return {form for form in forms if form}
 
 
 # --------------------------------------------------------------------------------------------- SNS
@@ -302,10 +326,33 @@ def webhook_client(url: str, policy: SlackRetryPolicy) -> WebhookClient:
 
 
 def check_webhook_url(url: str, parameter: str) -> None:
-    """Only https URLs (plain http to loopback, for local catchers); the message names the parameter, not the value."""
-    if config.https_or_loopback(url):
-        return
-    raise SlackConfigurationError(f"parameter {parameter} does not hold an https:// webhook URL")
+    """Only printable-ASCII https URLs (plain http to loopback, for local catchers).
+
+    Anything else is a configuration problem whose message names the parameter and never the value:
+    a control character would otherwise reach an HTTP library that quotes the URL in its error.
+    """
+    if not _PRINTABLE_URL.fullmatch(url):
+        raise SlackConfigurationError(
+            f"parameter {parameter} does not hold a webhook URL: it contains spaces, control or non-ASCII characters"
+        )
+    try:
+        allowed = config.https_or_loopback(url)
+    except ValueError:
+        raise SlackConfigurationError(f"parameter {parameter} does not hold a well-formed URL") from None
+    if not allowed:
+        raise SlackConfigurationError(f"parameter {parameter} does not hold an https:// webhook URL")
+
+
+def webhook_secrets(url: str) -> tuple[str, ...]:
+    """What of a webhook URL must never be logged: the URL, its path, and each long path segment (the token)."""
+    if not url:
+        return ()
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = url
+    segments = [segment for segment in path.split("/") if len(segment) >= MIN_SECRET_SEGMENT]
+    return (url, path, *segments)
 
 
 class SlackNotifier:
@@ -328,7 +375,7 @@ class SlackNotifier:
         self._problem = problem or "no webhook configured"
         self._clock = clock
         url = webhook.url if webhook is not None else ""
-        self._secrets = (url, urlsplit(url).path) if url else ()
+        self.secrets = webhook_secrets(url)
 
     @classmethod
     def from_parameter(
@@ -367,10 +414,10 @@ class SlackNotifier:
         try:
             response = webhook.send_dict(payload)
         except (OSError, HTTPException, SlackRequestError, ValueError) as exc:
-            return scrub(f"{type(exc).__name__}: {exc}", *self._secrets)
+            return scrub(f"{type(exc).__name__}: {exc}", *self.secrets)
         if response.status_code != 200:
             body = str(response.body or "")[:100]
-            return scrub(f"HTTP {response.status_code}: {body}", *self._secrets)
+            return scrub(f"HTTP {response.status_code}: {body}", *self.secrets)
         return None
 
 

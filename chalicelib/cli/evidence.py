@@ -232,13 +232,9 @@ def exemption_for(
     active = document.match(row.user, row.path, groups, now)
     if active is not None:
         return ExemptionEvidence.of(active, now)
-    group_set = frozenset(groups)
+    group_list = tuple(groups)
     for entry in document.expired(now):
-        if (
-            (entry.selector == "user" and entry.value == row.user)
-            or (entry.selector == "path" and row.path.startswith(entry.value))
-            or (entry.selector == "group" and entry.value in group_set)
-        ):
+        if entry.covers(row.user, row.path, group_list):
             return ExemptionEvidence.of(entry, now)
     return None
 

@@ -13,11 +13,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chalicelib.cli import render, terminal
+from chalicelib import service
+from chalicelib.cli import render, session, terminal
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.cli.exemptions_store import SIZE_LIMITS, ExemptionsStore, Outcome, add, remove
 from chalicelib.cli.session import Aws
 from chalicelib.core import config, exemptions
+from chalicelib.core.model import Trigger
 
 _INDEX = re.compile(r"^exemptions\[(\d+)\]")
 CACHE_NOTE = "The next scan uses it; real-time checks may use a copy up to 5 minutes old."
@@ -62,7 +64,7 @@ def validate(path: str, *, fmt: str) -> int:
     if size > SIZE_LIMITS["Advanced"]:
         problems.append(exemptions.Problem("$", f"is {size} bytes; SSM parameters hold at most 8192 (Advanced tier)"))
     if fmt == "json":
-        print(
+        terminal.say(
             json.dumps(
                 {
                     "file": path,
@@ -77,13 +79,14 @@ def validate(path: str, *, fmt: str) -> int:
         return Exit.FINDINGS if problems else Exit.OK
     if problems:
         for problem in problems:
-            print(f"{path}: {problem}")
+            terminal.say(f"{path}: {problem}")
         terminal.note(
-            f"{render.count(len(problems), 'problem')}. While such a document is live, the bot quarantines nobody."
+            f"{render.count(len(problems), 'problem')}. Stored as the newest version, the bot would keep enforcing "
+            "the newest valid earlier version (and quarantine nobody if there is none), with a critical config-error."
         )
         return Exit.FINDINGS
     sections = dict(render.exemption_sections(document, now))
-    print(
+    terminal.say(
         f"{path}: valid, {render.count(len(document.entries), 'entry', 'entries')} ({len(sections['active'])} active, "
         f"{len(sections['expiring'])} expiring within 7 days, {len(sections['expired'])} expired); {size} bytes"
     )
@@ -101,19 +104,25 @@ def list_entries(aws: Aws, parameter: str, *, fmt: str) -> int:
         document = exemptions.loads(snapshot.text)
     except exemptions.ExemptionsError as exc:
         for problem in exc.problems:
-            print(f"{parameter} (version {snapshot.version}): {problem}")
-        terminal.note("The stored document is invalid: the bot quarantines nobody until it is fixed.")
+            terminal.say(f"{parameter} (version {snapshot.version}): {problem}")
+        loaded = service.read_exemptions(session.parameter_store(aws), parameter, now, Trigger.CLI, fresh=True)
+        in_force = f"version {loaded.version.number}, the newest valid one" if loaded.version is not None else "nothing"
+        terminal.note(
+            f"The newest version is invalid: the bot enforces {in_force} until it is fixed"
+            + ("." if loaded.version is not None else " (it quarantines nobody).")
+        )
         return Exit.FINDINGS
     version = snapshot.version if snapshot.exists else None
     if fmt == "json":
-        print(json.dumps(render.exemptions_listing(document, parameter=parameter, version=version, now=now), indent=2))
+        listing = render.exemptions_listing(document, parameter=parameter, version=version, now=now)
+        terminal.say(json.dumps(listing, indent=2))
         return Exit.OK
     console = terminal.out()
     if not snapshot.exists:
-        console.print(f"{parameter} does not exist: no exemptions.", markup=False)
+        terminal.show(console, f"{parameter} does not exist: no exemptions.")
         return Exit.OK
     size = render.count(len(document.entries), "entry", "entries")
-    console.print(f"{parameter}, version {snapshot.version}: {size}", markup=False)
+    terminal.show(console, f"{parameter}, version {snapshot.version}: {size}")
     for key, entries in render.exemption_sections(document, now):
         if not entries:
             continue
@@ -184,7 +193,7 @@ def add_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
     return Exit.OK
 
 
-def remove_entry(aws: Aws, parameter: str, args: argparse.Namespace) -> int:
+def remove_entry(aws: session.Aws, parameter: str, args: argparse.Namespace) -> int:
     """Read, remove the entry for one selector, write, repair a racing write."""
     selector = next(s for s in exemptions.SELECTORS if getattr(args, s) is not None)
     value = getattr(args, selector)

@@ -328,7 +328,7 @@ def add(entry: dict[str, str], *, replace: bool) -> Change:
                 return document
             if not replace:
                 raise CliError(
-                    f"{key[0]} {key[1]} is already exempt by exemptions[{index}] "
+                    f"{key[0]} {existing[key[0]]} is already exempt by exemptions[{index}] "
                     f"(reason: {existing['reason']!r}); pass --replace to change that entry"
                 )
             entries[index] = entry
@@ -343,7 +343,7 @@ def remove(selector: str, value: str) -> Change:
 
     def change(document: exemptions.Exemptions, strict: bool) -> exemptions.Exemptions:
         entries = [e.as_entry() for e in document.entries]
-        kept = [e for e in entries if _key(e) != (selector, value)]
+        kept = [e for e in entries if _key(e) != _key({selector: value})]
         if len(kept) == len(entries) and strict:
             raise CliError(f"no exemption for {selector} {value} in the document; nothing was changed")
         return _document(kept)
@@ -352,12 +352,14 @@ def remove(selector: str, value: str) -> Change:
 
 
 def _entries(document: exemptions.Exemptions) -> Entries:
-    return {(e.selector, e.value): e.as_entry() for e in document.entries}
+    return {_key(e.as_entry()): e.as_entry() for e in document.entries}
 
 
 def _key(entry: dict[str, str]) -> tuple[str, str]:
+    """(selector, value); user and group names compare regardless of case, as IAM and the matcher do."""
     selector = next(s for s in exemptions.SELECTORS if s in entry)
-    return selector, entry[selector]
+    value = entry[selector]
+    return selector, value if selector == "path" else value.casefold()
 
 
 def _document(entries: list[dict[str, str]]) -> exemptions.Exemptions:

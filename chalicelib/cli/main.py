@@ -24,6 +24,7 @@ from botocore.exceptions import (
 from chalicelib.cli import session
 from chalicelib.cli.errors import CliError, Exit
 from chalicelib.core import config
+from chalicelib.core.text import printable
 
 PROG = "mfa-enforcer"
 EPILOG = (
@@ -275,5 +276,5 @@ def main(argv: Sequence[str] | None = None, *, connect: session.Connect = sessio
         code = exc.code if isinstance(exc, CliError) else Exit.ERROR
         if message is None:
             message = f"internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)"
-        print(f"{PROG}: {message}", file=sys.stderr)
+        print(f"{PROG}: {printable(message)}", file=sys.stderr)
         return int(code)

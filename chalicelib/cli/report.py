@@ -15,15 +15,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib import service
 from chalicelib.adapters.iam_gateway import GroupNotFoundError, IamGateway, ReportUnavailableError, UserNotFoundError
-from chalicelib.cli import evidence, html_report, render, terminal
+from chalicelib.cli import evidence, html_report, render, session, terminal
 from chalicelib.cli.errors import CliError
-from chalicelib.cli.exemptions_store import ExemptionsStore
 from chalicelib.cli.session import Aws
 from chalicelib.core import credential_report, exemptions
 from chalicelib.core import root as root_account
 from chalicelib.core.config import Settings
-from chalicelib.core.model import ReportRow
+from chalicelib.core.model import ReportRow, Trigger
+from chalicelib.core.text import printable
 
 RENDERERS = {"csv": render.report_csv, "json": render.report_json, "html": html_report.render}
 
@@ -58,13 +59,15 @@ def _mfa_confirmed(gateway: IamGateway, rows: list[ReportRow], warnings: list[st
 def _exemptions(
     aws: Aws, gateway: IamGateway, parameter: str, warnings: list[str]
 ) -> tuple[exemptions.Exemptions | None, dict[str, frozenset[str]], int | None]:
-    """The document as the Lambda would use it (None when invalid), its groups' members, its version."""
-    snapshot = ExemptionsStore(aws.client("ssm"), parameter).read()
-    version = snapshot.version if snapshot.exists else None
-    try:
-        document = exemptions.loads(snapshot.text)
-    except exemptions.ExemptionsError as exc:
-        warnings.append(f"{parameter} is invalid, so no exemption applies and the bot quarantines nobody: {exc}")
+    """The document as the Lambda would use it (the newest valid version; None when none is), its groups' members,
+    and the version in force."""
+    loaded = service.read_exemptions(
+        session.parameter_store(aws), parameter, datetime.now(UTC), Trigger.CLI, fresh=True
+    )
+    warnings.extend(f.reason for f in loaded.findings)
+    document = loaded.document
+    version = loaded.version.number if loaded.version is not None else None
+    if document is None:
         return None, {}, version
     members: dict[str, frozenset[str]] = {}
     for group in document.groups:
@@ -137,7 +140,7 @@ def run(aws: Aws, settings: Settings, *, fmt: str, output: str | None) -> int:
             f"the report is a {fmt.upper()} file: pass --output FILE (for example --output evidence.{fmt}), "
             "or redirect stdout. Nothing was read."
         )
-    text = RENDERERS[fmt](gather(aws, settings))
+    text = printable(RENDERERS[fmt](gather(aws, settings)), keep_newlines=True)
     if output is None or output == "-":
         sys.stdout.write(text)
         return 0

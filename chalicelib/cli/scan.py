@@ -22,6 +22,7 @@ from chalicelib.cli import render, session, terminal
 from chalicelib.cli.errors import CliError
 from chalicelib.core import config, integrity
 from chalicelib.core.config import Settings
+from chalicelib.core.exemptions import Version
 from chalicelib.core.model import Action, Mode, RunResult, Trigger
 
 PHASES = 4
@@ -51,9 +52,9 @@ class _ObservedIam(IamGateway):
         self._steps.detail(f"Confirming {user} still has no MFA device")
         return super().has_mfa_device(user)
 
-    def quarantine(self, user: str, now: datetime) -> Contained:
+    def quarantine(self, user: str, now: datetime, *, sign_in_ip: str | None = None) -> Contained:
         self._steps.detail(f"Quarantining {user}")
-        return super().quarantine(user, now)
+        return super().quarantine(user, now, sign_in_ip=sign_in_ip)
 
     def release(self, user: str, *, via_group: bool) -> bool:
         self._steps.detail(f"Releasing {user}")
@@ -67,11 +68,18 @@ class _ObservedParameters(ParameterStore):
         self._inner = inner
         self._steps = steps
 
-    def exemptions_text(self, name: str, **options: Any) -> str | None:
+    def exemptions(self, name: str, **options: Any) -> Version | None:
         self._steps.phase(f"Reading exemptions from {name}")
-        text = self._inner.exemptions_text(name, **options)
+        newest = self._inner.exemptions(name, **options)
         self._steps.phase("Deciding and applying")
-        return text
+        return newest
+
+    def version(self, name: str, number: int) -> Version | None:
+        return self._inner.version(name, number)
+
+    def history(self, name: str) -> tuple[Version, ...]:
+        self._steps.detail(f"The newest version of {name} is invalid: reading its history")
+        return self._inner.history(name)
 
     def secret(self, name: str) -> str:
         return self._inner.secret(name)
@@ -152,7 +160,7 @@ def run(
         _confirm_enforce(aws, settings, show_progress=show_progress, verbose=verbose)
     result = scan_once(aws, settings, show_progress=show_progress, verbose=verbose)
     if fmt == "json":
-        print(json.dumps(render.scan_document(result), indent=2))
+        terminal.say(json.dumps(render.scan_document(result), indent=2))
     else:
         _print_table(result, settings)
     return render.scan_exit(result)
@@ -160,10 +168,10 @@ def run(
 
 def _print_table(result: RunResult, settings: Settings) -> None:
     console = terminal.out()
-    console.print(
+    terminal.show(
+        console,
         f"Account {result.account_id or 'unknown'} · mode {result.mode.value} · {result.users_scanned} users scanned"
         f" · {result.writes} IAM writes · exemptions from {settings.exemptions_parameter}",
-        markup=False,
     )
     if settings.quarantine_policy_arn is None:
         terminal.note("note: no quarantine policy ARN given, so users already quarantined show as 'would-quarantine'.")
@@ -174,5 +182,5 @@ def _print_table(result: RunResult, settings: Settings) -> None:
             terminal.table(None, ("User", "Finding", "Severity", "Action", "Detail"), rows, row_styles=styles)
         )
     counts = ", ".join(f"{kind} {n}" for kind, n in result.counts().items()) or "no findings"
-    console.print(f"Findings: {counts}", markup=False)
-    console.print(render.scan_headline(result), markup=False)
+    terminal.show(console, f"Findings: {counts}")
+    terminal.show(console, render.scan_headline(result))

@@ -3,6 +3,10 @@
 rich is imported here and only when a command draws something, so `--format json`, the CSV and
 HTML reports, and the Lambdas never need it. Tables go to stdout; progress, prompts and notes go
 to stderr, so piping stdout stays clean.
+
+Everything printed goes through `text.printable`: names, reasons and error messages come from the
+account (or from whoever wrote the exemptions), and a control character in them must show as an
+escape (`\\x1b`), never act on the terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.cli.errors import CliError, Exit
+from chalicelib.core.text import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,7 +52,17 @@ def err() -> Console:
 
 def note(message: str) -> None:
     """One plain line on stderr, without needing rich (warnings, what was written)."""
-    print(message, file=sys.stderr)
+    print(printable(message, keep_newlines=True), file=sys.stderr)
+
+
+def say(message: str) -> None:
+    """Plain output on stdout (results, JSON documents), control characters escaped."""
+    print(printable(message, keep_newlines=True))
+
+
+def show(console: Console, message: str) -> None:
+    """One line through a rich console, as literal text (no markup), control characters escaped."""
+    console.print(printable(message, keep_newlines=True), markup=False)
 
 
 def confirm(question: str, *, assume_yes: bool) -> None:
@@ -58,11 +73,11 @@ def confirm(question: str, *, assume_yes: bool) -> None:
     """
     if assume_yes:
         return
-    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    print(f"{printable(question)} [y/N] ", end="", file=sys.stderr, flush=True)
     try:
         answer = sys.stdin.readline()
         if answer and not sys.stdin.isatty():
-            print(answer.strip(), file=sys.stderr)  # a piped answer is not echoed by a terminal: show it
+            print(printable(answer.strip()), file=sys.stderr)  # a piped answer is not echoed by a terminal: show it
     except (OSError, ValueError):
         answer = ""
     if not answer:
@@ -113,13 +128,13 @@ class Steps:
     def phase(self, description: str) -> None:
         """Start the next phase: the bar counts the phases already finished and the text changes."""
         if self._progress is not None:
-            self._progress.update(self._task, description=description, completed=self._started)
+            self._progress.update(self._task, description=printable(description), completed=self._started)
         self._started += 1
 
     def detail(self, description: str) -> None:
         """Change the text within a phase (for example, the user being written)."""
         if self._progress is not None:
-            self._progress.update(self._task, description=description)
+            self._progress.update(self._task, description=printable(description))
 
 
 def table(
@@ -129,14 +144,15 @@ def table(
     *,
     row_styles: Sequence[str] | None = None,
 ) -> Any:
-    """A rich Table whose cells are literal text: account-controlled names never act as rich markup."""
+    """A rich Table whose cells are literal text: account-controlled names never act as markup or control codes."""
     from rich.table import Table
     from rich.text import Text
 
-    drawn = Table(title=title, title_justify="left", header_style="bold", expand=False)
+    shown = Text(printable(title)) if title is not None else None
+    drawn = Table(title=shown, title_justify="left", header_style="bold", expand=False)
     for column in columns:
         drawn.add_column(column, overflow="fold")
     for index, row in enumerate(rows):
         style = row_styles[index] if row_styles is not None else ""
-        drawn.add_row(*(Text(cell) for cell in row), style=style or None)
+        drawn.add_row(*(Text(printable(cell)) for cell in row), style=style or None)
     return drawn

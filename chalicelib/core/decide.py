@@ -14,9 +14,10 @@ The table, for one user at time `now`:
 | root without MFA / with access keys     | -       | -         | none (never a target)   | root-*, critical   |
 | root: no password, keys or certificates | -       | -         | none                    | root-credentials-absent |
 
+Grace ends at a deadline fixed once (grace.py): the user's creation time plus the grace period,
+or a later deadline the bot recorded when someone else gave an older user a console password.
 A user who is already quarantined and still lacks MFA stays quarantined (`still-quarantined`,
-no alert) even if a password change restarted their grace clock: only MFA or an exemption
-releases a user.
+no alert): only MFA or an exemption releases a user.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib.core import events, own_roles
+from chalicelib.core import events, grace, own_roles, text
 from chalicelib.core import exemptions as exemptions_module
 from chalicelib.core import root as root_account
 from chalicelib.core.credential_report import CredentialReport, RowError
-from chalicelib.core.exemptions import EXPIRING_WINDOW, Exemptions
+from chalicelib.core.exemptions import EXPIRING_WINDOW, Exemptions, Version
 from chalicelib.core.model import (
     QUARANTINE_GROUP,
     ROOT_USER,
@@ -40,6 +41,7 @@ from chalicelib.core.model import (
     Mode,
     Plan,
     ReportRow,
+    Severity,
     Trigger,
     Write,
     iso,
@@ -47,6 +49,8 @@ from chalicelib.core.model import (
 )
 
 SCAN_INTERVAL = timedelta(hours=1)
+MFA_RELEASE = "MFA device enrolled"
+MAX_EVENT_TEXT = 256  # longest event text (user agent, IP, serial) a finding carries
 
 
 @dataclass(frozen=True)
@@ -60,36 +64,64 @@ class Policy:
 
 @dataclass(frozen=True)
 class UserFacts:
-    """What the decision needs to know about one IAM user, from the report or from live calls."""
+    """What the decision needs to know about one IAM user, from the report or from live calls.
+
+    `created` is the user's IAM creation time, where grace starts (grace.py). `grace_tag` and
+    `profile_created` are read only when the deadline depends on them (a recorded deadline, and
+    the console password's age that bounds it); `password_set` is the report's
+    `password_last_changed`, which says, without a call, whether a recorded deadline could matter.
+    """
 
     user: str
     arn: str
     console: bool
     mfa: bool
     access_key: bool
-    grace_start: datetime | None
+    created: datetime | None
     quarantined: bool
     groups: frozenset[str] = frozenset()
+    password_set: datetime | None = None
+    grace_tag: str | None = None
+    profile_created: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: ReportRow, *, quarantined: bool, groups: Iterable[str] = ()) -> UserFacts:
-        """Grace runs from the later of user creation and the last password change."""
-        starts = [t for t in (row.created, row.password_last_changed) if t is not None]
+    def from_row(
+        cls, row: ReportRow, *, quarantined: bool, groups: Iterable[str] = (), record: GraceRecord | None = None
+    ) -> UserFacts:
+        """A report row, with the user's grace record when the shell read it."""
         return cls(
             user=row.user,
             arn=row.arn,
             console=row.password_enabled,
             mfa=row.mfa_active,
             access_key=row.access_key_active,
-            grace_start=max(starts) if starts else None,
+            created=row.created,
             quarantined=quarantined,
             groups=frozenset(groups),
+            password_set=row.password_last_changed,
+            grace_tag=record.tag if record is not None else None,
+            profile_created=record.profile_created if record is not None else None,
         )
 
     @property
     def path(self) -> str:
         """IAM path from the ARN, for `path` exemptions."""
         return user_path(self.arn)
+
+
+@dataclass(frozen=True)
+class GraceRecord:
+    """What the scan reads for a user whose deadline depends on it: the recorded deadline and the password's age."""
+
+    tag: str | None
+    profile_created: datetime | None
+
+
+def deadline_of(facts: UserFacts, policy: Policy) -> grace.Deadline | None:
+    """The user's grace deadline (grace.deadline); None when the creation time is unknown."""
+    if facts.created is None:
+        return None
+    return grace.deadline(facts.created, policy.grace, facts.grace_tag, facts.profile_created)
 
 
 def daily_due(now: datetime, interval: timedelta = SCAN_INTERVAL) -> bool:
@@ -104,18 +136,21 @@ def evaluate(
     now: datetime,
     policy: Policy,
     trigger: Trigger,
+    earlier: Exemptions | None = None,
 ) -> tuple[tuple[Finding, ...], Write | None]:
     """Apply the decision table to one user.
 
     `exemptions=None` means the document could not be read or was invalid: fail safe, so nobody
     is quarantined (the caller reports the config error) while MFA-based releases still happen.
+    `earlier` is the document that was in force one scan interval ago, when it was a different one
+    (None when the document did not change): the scan announces who became exempt (`exempted`).
     """
     make = _Maker(facts, now, trigger)
     exempt = exemptions.match(facts.user, facts.path, facts.groups, now) if exemptions is not None else None
 
     if facts.quarantined:
         if facts.mfa:
-            return _release(make, policy, "MFA device enrolled", live_proof=exempt is None)
+            return _release(make, policy, MFA_RELEASE, live_proof=exempt is None)
         if exempt is not None:
             return _release(make, policy, f"exempted by {exempt.describe()}: {exempt.reason}")
         return (make(FindingType.STILL_QUARANTINED, Action.NONE, "still without MFA", transition=False),), None
@@ -128,9 +163,12 @@ def evaluate(
             return (make(FindingType.API_USER_WITHOUT_MFA, Action.NONE, reason, transition=False),), None
         return (), None
 
-    if exempt is not None:
-        why = f"exempted by {exempt.describe()}: {exempt.reason}"
-        found = [make(FindingType.EXEMPT, Action.NONE, why, transition=False, expires=exempt.expires)]
+    if exempt is not None and exemptions is not None:
+        if trigger is Trigger.SCHEDULED_SCAN and became_exempt(facts, earlier, now, policy):
+            found = [exempted(facts, exemptions, now, trigger)]
+        else:
+            why = f"exempted by {exempt.describe()}: {exempt.reason}"
+            found = [make(FindingType.EXEMPT, Action.NONE, why, transition=False, expires=exempt.expires)]
         if exempt.expiring(now) and exempt.expires is not None:
             warning_starts = exempt.expires - EXPIRING_WINDOW
             entered = trigger is Trigger.SCHEDULED_SCAN and now - policy.interval < warning_starts <= now
@@ -143,17 +181,55 @@ def evaluate(
     if exemptions is None:
         return (), None
 
-    deadline = _later(facts.grace_start, policy.grace) if facts.grace_start is not None else now
+    due = deadline_of(facts, policy)
+    deadline = due.at if due is not None else now
+    note = f" ({due.note})" if due is not None and due.note else ""
     if now < deadline:
-        started = facts.grace_start if facts.grace_start is not None else now
+        started = deadline - policy.grace
         new = trigger is not Trigger.SCHEDULED_SCAN or started > now - policy.interval
-        reason = f"console access without MFA; grace ends {iso(deadline)}"
+        reason = f"console access without MFA; grace ends {iso(deadline)}{note}"
         return (make(FindingType.PENDING, Action.NONE, reason, transition=new, deadline=deadline),), None
 
     action = Action.QUARANTINE if policy.mode is Mode.ENFORCE else Action.WOULD_QUARANTINE
-    reason = f"console password without MFA; grace ended {iso(deadline)}"
+    reason = f"console password without MFA; grace ended {iso(deadline)}{note}"
     finding = make(FindingType.QUARANTINED, action, reason, transition=True, deadline=deadline)
     return (finding,), Write(action=action, user=facts.user, reason=reason, finding=finding)
+
+
+def records_needed(
+    report: CredentialReport,
+    exemptions: Exemptions | None,
+    group_members: Mapping[str, frozenset[str]],
+    quarantined: frozenset[str],
+    now: datetime,
+    policy: Policy,
+) -> tuple[str, ...]:
+    """The users whose grace record (recorded deadline, password age) the scan must read before deciding.
+
+    Only console users without MFA who are neither quarantined nor exempt can be pending or
+    quarantined, and of those only the ones a recorded deadline could concern (grace.may_extend):
+    in steady state, nobody, so the scan's call count does not grow with the number of users.
+    """
+    if exemptions is None:
+        return ()
+    groups_of = _groups_of(group_members)
+    wanted = []
+    for row in report.users:
+        if not row.password_enabled or row.mfa_active or row.user in quarantined or row.created is None:
+            continue
+        if exemptions.match(row.user, row.path, groups_of.get(row.user, ()), now) is not None:
+            continue
+        if grace.may_extend(row.created, policy.grace, now, row.password_last_changed):
+            wanted.append(row.user)
+    return tuple(wanted)
+
+
+def _groups_of(group_members: Mapping[str, frozenset[str]]) -> dict[str, set[str]]:
+    groups_of: dict[str, set[str]] = {}
+    for group, members in group_members.items():
+        for member in members:
+            groups_of.setdefault(member, set()).add(group)
+    return groups_of
 
 
 def scan(
@@ -163,18 +239,20 @@ def scan(
     quarantined: frozenset[str],
     now: datetime,
     policy: Policy,
+    records: Mapping[str, GraceRecord] | None = None,
+    unreadable: frozenset[str] = frozenset(),
+    earlier: Exemptions | None = None,
     *,
     root_summary: root_account.Summary | None = None,
 ) -> Plan:
     """Decide for a whole credential report: findings for every row, writes for those that change.
 
-    `root_summary` is what GetAccountSummary said about root this run (see core/root.py).
+    `records` holds the grace records the shell read for the users `records_needed` named;
+    `unreadable` users (their record could not be read) are left for the next run. `earlier` is the
+    document in force one interval ago when it was another one (see evaluate). `root_summary` is
+    what GetAccountSummary said about root this run (see core/root.py).
     """
-    groups_of: dict[str, set[str]] = {}
-    for group, members in group_members.items():
-        for member in members:
-            groups_of.setdefault(member, set()).add(group)
-
+    groups_of = _groups_of(group_members)
     findings: list[Finding] = []
     candidates: list[Write] = []
     daily = daily_due(now, policy.interval)
@@ -182,8 +260,13 @@ def scan(
         if row.is_root:
             findings.extend(root(row, now, Trigger.SCHEDULED_SCAN, transition=daily, summary=root_summary))
             continue
-        facts = UserFacts.from_row(row, quarantined=row.user in quarantined, groups=groups_of.get(row.user, ()))
-        found, write = evaluate(facts, exemptions, now, policy, Trigger.SCHEDULED_SCAN)
+        if row.user in unreadable:
+            continue
+        record = records.get(row.user) if records is not None else None
+        facts = UserFacts.from_row(
+            row, quarantined=row.user in quarantined, groups=groups_of.get(row.user, ()), record=record
+        )
+        found, write = evaluate(facts, exemptions, now, policy, Trigger.SCHEDULED_SCAN, earlier)
         findings.extend(found)
         if write is not None:
             candidates.append(write)
@@ -234,26 +317,62 @@ def root(
     return tuple(found)
 
 
-def config_error(problem: str, now: datetime, trigger: Trigger) -> Finding:
-    """The run could not trust its configuration, so it quarantined nobody."""
+def config_error(
+    reason: str, now: datetime, trigger: Trigger, *, severity: Severity | None = None, transition: bool = True
+) -> Finding:
+    """Something is wrong with the exemptions; `reason` says what, and what the run enforced meanwhile."""
     return Finding(
         type=FindingType.CONFIG_ERROR,
         user=None,
         arn=None,
         action=Action.NONE,
-        reason=f"exemptions unusable, nobody quarantined this run: {problem}",
+        reason=reason,
         detected_by=trigger,
         timestamp=now,
-        transition=True,
+        transition=transition,
+        severity_override=severity,
     )
 
 
-def _later(start: datetime, delta: timedelta) -> datetime:
-    """start + delta, saturating at the last representable instant (a report row dated year 9999)."""
-    try:
-        return start + delta
-    except OverflowError:
-        return datetime.max.replace(tzinfo=start.tzinfo)
+def unusable_exemptions(problem: str, now: datetime, trigger: Trigger) -> Finding:
+    """The exemptions could not be read at all (SSM failed): fail safe, nobody is quarantined this run."""
+    return config_error(f"exemptions unusable, nobody quarantined this run: {problem}", now, trigger)
+
+
+def invalid_exemptions(
+    parameter: str,
+    newest: Version,
+    problems: str,
+    in_force: Version | None,
+    now: datetime,
+    trigger: Trigger,
+) -> Finding:
+    """The newest version is invalid: say which, and which version is enforced instead (or that none is)."""
+    invalid = f"{parameter} version {newest.number} is invalid: {problems}"
+    if in_force is None:
+        return config_error(f"{invalid}; no earlier version is valid, so nobody is quarantined this run", now, trigger)
+    return config_error(
+        f"{invalid}; enforcing version {in_force.number}, the newest valid version, until it is fixed", now, trigger
+    )
+
+
+def missing_groups(
+    document: Exemptions, missing: Iterable[str], now: datetime, trigger: Trigger, *, transition: bool
+) -> list[Finding]:
+    """One finding per entry that names a group IAM does not have: such a group has no members, so it exempts nobody."""
+    gone = {name.casefold() for name in missing}
+    return [
+        config_error(
+            f"exemptions[{entry.index}] names the group {entry.value}, which does not exist: it exempts nobody "
+            "(the rest of the document applies)",
+            now,
+            trigger,
+            severity=Severity.MEDIUM,
+            transition=transition,
+        )
+        for entry in document.entries
+        if entry.selector == "group" and entry.value.casefold() in gone
+    ]
 
 
 def _release(make: _Maker, policy: Policy, why: str, *, live_proof: bool = False) -> tuple[tuple[Finding, ...], Write]:
@@ -351,6 +470,7 @@ class Skip(enum.StrEnum):
     MFA_ENROLLED = "mfa-enrolled"
     NO_CREDENTIAL_TYPE = "no-credential-type"
     POLICY_INTACT = "policy-intact"
+    NOT_THE_BOTS = "not-the-bots"
 
 
 @dataclass(frozen=True)
@@ -372,6 +492,9 @@ class CheckUser:
 
     user: str
     stop_if_mfa: bool
+    password_given_at: datetime | None = None  # CreateLoginProfile by someone other than the user: when
+    password_given_by: str | None = None
+    joined_group: str | None = None  # AddUserToGroup: the group joined (an exemption may name it)
 
 
 @dataclass(frozen=True)
@@ -450,6 +573,7 @@ def triage_change(
     group (the fallback at the managed-policy quota), are possible tamper. CreatePolicyVersion,
     SetDefaultPolicyVersion and DeletePolicy of the quarantine policy, and DetachGroupPolicy of it
     from the quarantine group, may have emptied every quarantine at once: the policy is checked.
+    AddUserToGroup may make a console user without MFA exempt (a group entry), which is announced once.
     """
     foreign = _foreign(change.accounts, account)
     if foreign is not None:
@@ -465,17 +589,42 @@ def triage_change(
         return Ignore(Skip.NO_TARGET, f"{change.event_name} names no IAM user to check")
     if not events.valid_user_name(user):
         return Ignore(Skip.BAD_USER_NAME, f"{events.show(user)} is not a valid IAM user name")
+    if change.name in (events.IamEvent.DETACH_USER_POLICY, events.IamEvent.REMOVE_USER_FROM_GROUP):
+        return _removal(change, user, policy_arn)
+    if change.name is events.IamEvent.ADD_USER_TO_GROUP:
+        return _group_join(change, user)
+    if change.name is events.IamEvent.CREATE_LOGIN_PROFILE and not _acts_on_itself(change.principal, user):
+        return CheckUser(
+            user, stop_if_mfa=False, password_given_at=change.time, password_given_by=change.principal.label
+        )
+    return CheckUser(user, stop_if_mfa=False)
+
+
+def _removal(change: events.IamChange, user: str, policy_arn: str | None) -> Ignore | Restore:
+    """A detach of the quarantine policy, or leaving the quarantine group: possible tamper."""
     if change.name is events.IamEvent.DETACH_USER_POLICY:
         if policy_arn is None:
             return Ignore(Skip.NO_POLICY, "no quarantine policy configured: a detach cannot be judged")
         if (change.policy_arn or "").casefold() != policy_arn.casefold():
             return Ignore(Skip.OTHER_POLICY, f"detached {events.show(change.policy_arn)}, not the quarantine policy")
         return Restore(user, change.principal, via_group=False)
-    if change.name is events.IamEvent.REMOVE_USER_FROM_GROUP:
-        if (change.group_name or "").casefold() != QUARANTINE_GROUP.casefold():
-            return Ignore(Skip.OTHER_GROUP, f"left group {events.show(change.group_name)}, not {QUARANTINE_GROUP}")
-        return Restore(user, change.principal, via_group=True)
-    return CheckUser(user, stop_if_mfa=False)
+    if (change.group_name or "").casefold() != QUARANTINE_GROUP.casefold():
+        return Ignore(Skip.OTHER_GROUP, f"left group {events.show(change.group_name)}, not {QUARANTINE_GROUP}")
+    return Restore(user, change.principal, via_group=True)
+
+
+def _group_join(change: events.IamChange, user: str) -> Ignore | CheckUser:
+    """Joining a group may make a console user without MFA exempt; joining the quarantine group is no news."""
+    if change.group_name is None:
+        return Ignore(Skip.NO_TARGET, "AddUserToGroup names no group")
+    if change.group_name.casefold() == QUARANTINE_GROUP.casefold():
+        return Ignore(Skip.OTHER_GROUP, f"joined {QUARANTINE_GROUP}: a quarantine, not an exemption")
+    return CheckUser(user, stop_if_mfa=True, joined_group=change.group_name)
+
+
+def _acts_on_itself(actor: events.Principal, user: str) -> bool:
+    """The IAM user `user` made the call about itself (a login profile it re-created earns no grace)."""
+    return actor.type is events.PrincipalType.IAM_USER and (actor.user_name or "").casefold() == user.casefold()
 
 
 def _policy_change(change: events.IamChange, policy_arn: str | None) -> Ignore | PolicyChange:
@@ -516,6 +665,88 @@ def is_own_change(actor: events.Principal, bot_arn: str | None, named: Sequence[
     )
 
 
+def became_exempt(facts: UserFacts, earlier: Exemptions | None, now: datetime, policy: Policy) -> bool:
+    """Whether an exempt console user without MFA became exempt since the previous scan (once, like `pending`).
+
+    A new user (created within the last interval), or a user no entry covered in the document in
+    force one interval ago (a new entry, a widened one). A group join leaves no trace the scan can
+    see; the AddUserToGroup event announces it (joined_exemption).
+    """
+    if facts.created is not None and facts.created > now - policy.interval:
+        return True
+    return earlier is not None and earlier.match(facts.user, facts.path, facts.groups, now - policy.interval) is None
+
+
+def joined_exemption(facts: UserFacts, exemptions: Exemptions, group: str, now: datetime) -> bool:
+    """Whether joining `group` is what made the user exempt: covered with it, and by nothing without it."""
+    without = [g for g in facts.groups if g.casefold() != group.casefold()]
+    return bool(exemptions.match_all(facts.user, facts.path, [*without, group], now)) and not exemptions.match_all(
+        facts.user, facts.path, without, now
+    )
+
+
+def exempted(facts: UserFacts, exemptions: Exemptions, now: datetime, trigger: Trigger) -> Finding:
+    """The one `exempted` transition for a console user without MFA whom the document now exempts.
+
+    Exempt is not invisible: medium, and high when only `path` entries cover the user (a path is
+    meant for machine users, and a console password under it is what an attacker would create).
+    """
+    matches = exemptions.match_all(facts.user, facts.path, facts.groups, now)
+    only_path = bool(matches) and all(entry.selector == "path" for entry in matches)
+    by = ", ".join(f"exemptions[{e.index}] ({e.describe()}: {e.reason})" for e in matches)
+    note = "; only a path entry covers this console user" if only_path else ""
+    return _Maker(facts, now, trigger)(
+        FindingType.EXEMPTED,
+        Action.NONE,
+        f"console user without MFA is now exempt, by {by}{note}",
+        transition=True,
+        expires=min((e.expires for e in matches if e.expires is not None), default=None),
+    ).with_changes(severity_override=Severity.HIGH if only_path else None)
+
+
+def past_grace(facts: UserFacts, exemptions: Exemptions | None, now: datetime, policy: Policy) -> bool:
+    """A console user without MFA, not exempt (under a readable document), whose deadline has passed."""
+    if facts.mfa or not facts.console or exemptions is None:
+        return False
+    if exemptions.match(facts.user, facts.path, facts.groups, now) is not None:
+        return False
+    due = deadline_of(facts, policy)
+    return due is None or due.at <= now
+
+
+def grant(facts: UserFacts, given_at: datetime, now: datetime, policy: Policy) -> datetime | None:
+    """The deadline to record when someone else gives this user a console password at `given_at`.
+
+    None when it earns none: the user already carries a recorded deadline (it stands, never moved),
+    the password came with the user (within grace.GRANT_AFTER of its creation: the floor is fair),
+    or the creation time is unknown. An event time in the future counts as now.
+    """
+    if facts.created is None or facts.grace_tag is not None:
+        return None
+    start = min(given_at, now)
+    if not grace.earns_grant(facts.created, start):
+        return None
+    return grace.later(start, policy.grace)
+
+
+def premature(quarantined_at: str | None, given_at: datetime, deadline: datetime, now: datetime) -> bool:
+    """The bot quarantined the user after an admin gave them a password, before the grace it earns was recorded.
+
+    Events arrive in any order: a sign-in, or a scan, can beat the CreateLoginProfile event by
+    minutes. A quarantine stamped from the password's creation on, whose recorded grace has not
+    ended, was the bot's mistake and is undone. A quarantine older than the password stands.
+    """
+    stamped = grace.recorded(quarantined_at)
+    return stamped is not None and stamped >= given_at - grace.SKEW and now < deadline
+
+
+def lift(
+    facts: UserFacts, now: datetime, policy: Policy, trigger: Trigger, why: str
+) -> tuple[tuple[Finding, ...], Write]:
+    """A release for a reason the table does not see by itself (premature quarantine)."""
+    return _release(_Maker(facts, now, trigger), policy, why)
+
+
 def needs_login_profile(facts: UserFacts, exemptions: Exemptions | None, now: datetime) -> bool:
     """Whether the decision depends on the console password and when it was first set.
 
@@ -540,12 +771,14 @@ def tamper(
 ) -> tuple[tuple[Finding, ...], Write | None]:
     """Someone other than the bot removed a user's quarantine.
 
-    The removal proves the user was quarantined a moment ago, so the table is applied as if they
-    still were. With MFA or an active exemption the removal agrees with the table: nothing is
-    restored, and tags the bot left behind (`facts.quarantined`) are cleaned up as a release.
-    Otherwise it is tamper: a critical finding naming who did it, and the quarantine is restored
-    (`reattach`; `would-reattach` in report mode). Under an unusable exemptions document nothing
-    is restored (fail safe: nobody is quarantined), but the tamper is still reported.
+    Only what the bot had done, or would do, is restored: the user carried the bot's tag
+    (`facts.quarantined`), or is a console user past their grace deadline and not exempt. A policy
+    someone attached by hand to a user still inside grace, and detached again, is none of the bot's
+    business (no finding). With MFA or an active exemption the removal agrees with the table:
+    nothing is restored, and tags the bot left behind are cleaned up as a release. Otherwise it is
+    tamper: a critical finding naming who did it, and the quarantine is restored (`reattach`;
+    `would-reattach` in report mode). Under an unusable exemptions document nothing is restored
+    (fail safe: nobody is quarantined), but the tamper of a tagged user is still reported.
     """
     _, write = evaluate(replace(facts, quarantined=True), exemptions, now, policy, trigger)
     if write is not None:
@@ -555,6 +788,8 @@ def tamper(
             reason=f"{write.finding.reason}; quarantine removed by {actor}", actor=actor
         )
         return (finding,), replace(write, finding=finding)
+    if not facts.quarantined and not past_grace(facts, exemptions, now, policy):
+        return (), None  # not a quarantine the bot made or would make: someone else's to remove
     make = _Maker(facts, now, trigger)
     if exemptions is None:
         reason = f"{actor} {how} while the user still has no MFA; not restored: the exemptions are unusable"
@@ -569,9 +804,10 @@ def tamper(
 
 CLAIM_WINDOW = timedelta(minutes=5)
 LONGEST_RUN = timedelta(minutes=15)  # Lambda's hard limit: no writer is still at work after it
+CLOCK_SKEW = timedelta(minutes=1)  # how far ahead of the claimer's clock another writer's stamp may be
 
 
-def claim_held_by_other(held_since: str, decided_at: datetime | None) -> bool:
+def claim_held_by_other(held_since: str, decided_at: datetime | None, checked_at: datetime | None = None) -> bool:
     """Whether a `quarantined-at` tag found when claiming a quarantine is another writer's claim.
 
     The writer whose TagUser put the tag there owns the transition and its one alert. A tag no
@@ -581,18 +817,69 @@ def claim_held_by_other(held_since: str, decided_at: datetime | None) -> bool:
     a concurrent claim is stamped from a little before the caller's own decision (`decided_at`,
     less CLAIM_WINDOW) to the end of the longest run that could overlap it; anything else, and
     an unreadable value, is adopted — one alert too many is better than a quarantine nobody hears
-    of, and a tag pre-set by hand cannot silence it. `decided_at` None means the caller read the
+    of, and a tag pre-set by hand cannot silence it. A stamp later than the moment of the claim
+    (`checked_at`, with CLOCK_SKEW for clocks) was written by no writer, since writers stamp the
+    past: it was set by hand, and is adopted too. `decided_at` None means the caller read the
     user without the tag moments ago, so whatever is there now was written since.
     """
     if decided_at is None:
         return True
-    try:
-        stamped = datetime.fromisoformat(held_since)
-    except ValueError:
+    stamped = grace.recorded(held_since)
+    if stamped is None:
         return False
-    if stamped.tzinfo is None:
-        return False
-    return decided_at - CLAIM_WINDOW <= stamped <= decided_at + LONGEST_RUN + CLAIM_WINDOW
+    latest = decided_at + LONGEST_RUN + CLAIM_WINDOW
+    if checked_at is not None:
+        latest = min(latest, checked_at + CLOCK_SKEW)
+    return decided_at - CLAIM_WINDOW <= stamped <= latest
+
+
+def adopted(finding: Finding, held_since: str) -> Finding:
+    """A `quarantined-at` tag with no quarantine behind it, completed now: announced, since nobody else will."""
+    return finding.with_changes(
+        reason=f"{finding.reason}; the user carried quarantined-at {held_since[:40]} with no policy or group "
+        "behind it: completed now"
+    )
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What the EnableMFADevice event says about who enrolled a device, from where (attacker-influenced text)."""
+
+    source_ip: str | None
+    user_agent: str | None
+    serial: str | None
+
+
+def confirm_release(finding: Finding, sign_in_ip: str | None, enrolment: Enrolment | None) -> Finding:
+    """An MFA release after a quarantine caused by a sign-in without MFA is an event for a person.
+
+    The password may have been stolen: whoever signed in without MFA can enrol their own device and
+    be released. Such a release is raised to high and carries the enrolment's source IP, user agent
+    and device serial, next to the IP of the sign-in that caused the quarantine (recorded on the
+    user at quarantine time), so an operator can confirm with the user that it was them. Other
+    releases are left as they are.
+    """
+    if sign_in_ip is None or finding.type is not FindingType.RELEASED or not finding.reason.startswith(MFA_RELEASE):
+        return finding
+    ip = text.bounded(sign_in_ip, MAX_EVENT_TEXT)
+    if enrolment is None:
+        how = "MFA device enrolled (the enrolment event was not seen, so where from is unknown)"
+        extra: dict[str, object] = {}
+    else:
+        serial = text.bounded(enrolment.serial, MAX_EVENT_TEXT) or "an unknown device"
+        source = text.bounded(enrolment.source_ip, MAX_EVENT_TEXT) or "an unknown address"
+        agent = text.bounded(enrolment.user_agent, MAX_EVENT_TEXT) or "an unknown client"
+        how = f"MFA device {serial} enrolled from {source} ({agent})"
+        extra = {
+            "source_ip": text.bounded(enrolment.source_ip, MAX_EVENT_TEXT),
+            "user_agent": text.bounded(enrolment.user_agent, MAX_EVENT_TEXT),
+            "mfa_serial": text.bounded(enrolment.serial, MAX_EVENT_TEXT),
+        }
+    reason = (
+        f"{how} after a quarantine for a sign-in without MFA from {ip}: confirm with the user that they enrolled "
+        "it; if not, someone else knows their password"
+    )
+    return finding.with_changes(reason=reason, severity_override=Severity.HIGH, sign_in_ip=ip, **extra)
 
 
 def no_live_device(finding: Finding) -> Finding:

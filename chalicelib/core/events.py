@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 CONSOLE_LOGIN = "ConsoleLogin"
@@ -30,7 +31,7 @@ MAX_SHOWN = 64  # longest value from an event that is echoed into a log line or 
 
 PASSWORD_CREDENTIAL = "PASSWORD"
 _EVENT_SOURCES = {"signin.amazonaws.com": SIGNIN_SOURCE, "iam.amazonaws.com": IAM_SOURCE}
-_IAM_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_IAM_USER_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")  # IAM's userNameType, ASCII, matched whole
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
@@ -43,6 +44,7 @@ class IamEvent(enum.StrEnum):
     CREATE_LOGIN_PROFILE = "CreateLoginProfile"
     DETACH_USER_POLICY = "DetachUserPolicy"
     REMOVE_USER_FROM_GROUP = "RemoveUserFromGroup"
+    ADD_USER_TO_GROUP = "AddUserToGroup"
     # The quarantine policy itself (core.integrity): its versions, its group, its existence.
     CREATE_POLICY_VERSION = "CreatePolicyVersion"
     SET_DEFAULT_POLICY_VERSION = "SetDefaultPolicyVersion"
@@ -156,6 +158,8 @@ class ConsoleLogin:
     error_message: str | None
     source_ip: str | None
     recipient_account: str | None
+    user_agent: str | None = None
+    mfa_serial: str | None = None  # additionalEventData.MFAIdentifier: the device used, when MFA was
 
     @property
     def event_name(self) -> str:
@@ -228,6 +232,9 @@ class IamChange:
     recipient_account: str | None
     version_id: str | None = None  # SetDefaultPolicyVersion's version, or the one CreatePolicyVersion made
     set_as_default: bool | None = None  # CreatePolicyVersion's setAsDefault
+    time: datetime | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
 
     @property
     def event_name(self) -> str:
@@ -294,6 +301,8 @@ def console_login(raw: object) -> ConsoleLogin | Invalid:
         error_message=error,
         source_ip=detail.text("sourceIPAddress"),
         recipient_account=detail.text("recipientAccountId"),
+        user_agent=detail.text("userAgent"),
+        mfa_serial=extra.text("MFAIdentifier") if extra is not None else None,
     )
 
 
@@ -386,12 +395,26 @@ def iam_change(raw: object) -> IamChange | Invalid:
         recipient_account=detail.text("recipientAccountId"),
         version_id=params.text("versionId") or (created.text("versionId") if created is not None else None),
         set_as_default=params.flag("setAsDefault"),
+        time=timestamp(detail.text("eventTime") or envelope.time),
+        source_ip=detail.text("sourceIPAddress"),
+        user_agent=detail.text("userAgent"),
     )
+
+
+def timestamp(text: str | None) -> datetime | None:
+    """An event's ISO 8601 time (`2026-11-23T12:25:11Z`) in UTC; None when absent or unreadable."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def valid_user_name(name: str | None) -> bool:
     """True for a string IAM accepts as a user name (so it is safe to act on and to log)."""
-    return name is not None and bool(_IAM_USER_NAME.match(name))
+    return name is not None and _IAM_USER_NAME.fullmatch(name) is not None
 
 
 def device_name(serial: str | None) -> str | None:

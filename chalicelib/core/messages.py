@@ -294,9 +294,11 @@ WORDS: dict[FindingType, _Words] = {
     ),
     FindingType.CONFIG_ERROR: _Words(
         ":warning:",
-        "Exemptions unusable: nobody quarantined this run",
+        "Problem with the exemptions document",
         "Next step",
-        "Fix the exemptions document in SSM Parameter Store; until then no one is quarantined (releases still happen).",
+        "Fix the exemptions document in SSM Parameter Store (mfa-enforcer exemptions validate helps). Until then the "
+        "bot enforces what the finding says: the newest valid version, or, when none is valid or readable, "
+        "quarantines nobody (releases still happen).",
     ),
     FindingType.CANNOT_QUARANTINE: _Words(
         ":warning:",
@@ -360,6 +362,26 @@ WORDS: dict[FindingType, _Words] = {
     ),
 }
 
+# A release after a quarantine caused by a sign-in without MFA (decide.confirm_release): the password
+# may be someone else's, and so may the device that was enrolled.
+CONFIRM_RELEASE = _Words(
+    ":rotating_light:",
+    "Released after a sign-in without MFA: confirm it was the user",
+    "Next step",
+    "Ask the user, through a channel other than this account, whether they enrolled this MFA device from this "
+    "address. If not, their password is known to someone else: reset it, remove the device, and review what "
+    "the account did since.",
+    report_title="Would release after a sign-in without MFA (report mode): confirm it was the user",
+)
+
+
+def words_for(finding: Finding) -> _Words:
+    """The Slack words for a finding: its type's, or those asking to confirm a release after a sign-in."""
+    if finding.type is FindingType.RELEASED and finding.sign_in_ip is not None:
+        return CONFIRM_RELEASE
+    return WORDS[finding.type]
+
+
 ACTION_TEXT: dict[Action, str] = {
     Action.QUARANTINE: "Attached the quarantine policy and tags: everything except setting up MFA is denied.",
     Action.RELEASE: "Removed the quarantine policy and tags.",
@@ -389,7 +411,7 @@ _LABEL = {
 
 def slack_finding(finding: Finding, *, account_id: str | None, mode: str) -> dict[str, Any]:
     """One real-time message: who, what happened, what the bot did, when, what to do to be released."""
-    words = WORDS[finding.type]
+    words = words_for(finding)
     title = _title(finding)
     who = _who(finding)
     fields = [
@@ -401,6 +423,14 @@ def slack_finding(finding: Finding, *, account_id: str | None, mode: str) -> dic
     happened = [escape(_clip(finding.reason, REASON_CHARS))]
     if finding.actor:
         happened.append(f"By: {code(finding.actor)}")
+    for label, value in (
+        ("From", finding.source_ip),
+        ("Client", finding.user_agent),
+        ("Device", finding.mfa_serial),
+        ("Sign-in without MFA from", finding.sign_in_ip),
+    ):
+        if value:
+            happened.append(f"{label}: {code(value)}")
     if finding.error:
         happened.append(f"Error: {escape(_clip(finding.error, REASON_CHARS))}")
     did = _FAILED_TEXT if finding.type in (FindingType.CANNOT_QUARANTINE, FindingType.CANNOT_RELEASE) else None
@@ -495,7 +525,7 @@ def mrkdwn(text: str) -> dict[str, Any]:
 
 
 def _title(finding: Finding) -> str:
-    words = WORDS[finding.type]
+    words = words_for(finding)
     if finding.action in WOULD_ACTIONS and words.report_title:
         return words.report_title
     return words.title
@@ -506,7 +536,7 @@ def _who(finding: Finding) -> str:
 
 
 def _next_step(finding: Finding) -> str:
-    words = WORDS[finding.type]
+    words = words_for(finding)
     return words.next_step.format(
         mfa_link=_mfa_link(_partition_of([finding])),
         deadline=iso(finding.deadline) if finding.deadline else "the deadline",
@@ -516,7 +546,7 @@ def _next_step(finding: Finding) -> str:
 
 def _change_line(finding: Finding) -> str:
     """One digest line: icon, type, who, why; report mode says what would have been done."""
-    line = f"• {WORDS[finding.type].emoji} *{finding.type.value}* {_who(finding)}: "
+    line = f"• {words_for(finding).emoji} *{finding.type.value}* {_who(finding)}: "
     line += escape(_clip(finding.reason, REASON_CHARS // 2))
     if finding.action in WOULD_ACTIONS:
         line += f" _({finding.action.value})_"

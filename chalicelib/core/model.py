@@ -14,11 +14,13 @@ BOT_TAG_PREFIX = "mfa-enforcer:"
 QUARANTINED_AT_TAG = "mfa-enforcer:quarantined-at"
 REASON_TAG = "mfa-enforcer:reason"
 NOTIFIED_TAG = "mfa-enforcer:notified"  # which owner notices were sent (core.owner_notices.Ledger)
-QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG)
+SIGN_IN_IP_TAG = "mfa-enforcer:sign-in-ip"  # the source IP of the sign-in without MFA that caused a quarantine
+QUARANTINE_TAG_KEYS = (QUARANTINED_AT_TAG, REASON_TAG, SIGN_IN_IP_TAG)
+GRACE_DEADLINE_TAG = "mfa-enforcer:grace-deadline"  # written once; never removed by the bot
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 ROOT_USER = "<root_account>"
 # Optional text a finding carries when it has it: what failed, who did it, and what the triggering event said.
-EVENT_FIELDS = ("error", "actor", "source_ip", "user_agent", "mfa_serial", "instance")
+EVENT_FIELDS = ("error", "actor", "source_ip", "user_agent", "mfa_serial", "instance", "sign_in_ip")
 MAX_FINDINGS_IN_SUMMARY = 500  # keeps the Lambda response small at 5,000 users; transitions are always complete
 
 
@@ -171,6 +173,7 @@ class Finding:
     mfa_serial: str | None = None
     severity_override: Severity | None = None
     instance: str | None = None  # the Identity Center access portal a sign-in went to (its LoginTo, without query)
+    sign_in_ip: str | None = None  # a release after a sign-in quarantine: the IP of that sign-in
 
     @property
     def severity(self) -> Severity:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -152,3 +153,34 @@ class CallCounter:
 def calls(aws: None) -> CallCounter:
     """Counter attached to the bot's IAM, SSM and SNS clients."""
     return CallCounter().attach("iam", "ssm", "sns")
+
+
+class Clock:
+    """The bot's clock (bootstrap.now), moved by hand: simulated hours pass without sleeping.
+
+    moto stamps users, parameters and tags with the real clock; a test starts this clock at the real
+    time, so what moto created "now" has the age the test gives it by moving the clock.
+    """
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> datetime:
+        self.at += timedelta(**delta)
+        return self.at
+
+    def catch_up(self) -> datetime:
+        """Move to the real time (next whole second): what moto stamped since is then in the past."""
+        self.at = max(self.at, datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1))
+        return self.at
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Replace the handlers' clock; starts at the real time, whole seconds."""
+    fake = Clock(datetime.now(UTC).replace(microsecond=0))
+    monkeypatch.setattr(bootstrap, "now", fake)
+    return fake

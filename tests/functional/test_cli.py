@@ -903,6 +903,66 @@ def test_counts_read_one_entry_and_two_entries(run: Any, ssm: Any, tmp_path: Pat
     assert f"{PARAMETER}, version 2: 1 entry" in run("exemptions", "list")[1]
 
 
+# --- control characters never reach the terminal ----------------------------------------------------
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31m"
+
+
+def no_control(text: str) -> None:
+    """Nothing the terminal would act on: only printable text and line breaks."""
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), repr(text)
+
+
+def test_list_shows_an_escape_laden_reason_as_a_problem_never_as_escapes(run: Any, ssm: Any) -> None:
+    put_document(ssm, {"user": "bob", "reason": f"hardware key{ESCAPES}"})
+    code, out, err = run("exemptions", "list")
+    assert code == 1
+    assert "exemptions[0].reason: contains a control character (U+001B at position 12)" in out
+    no_control(out)
+    no_control(err)
+
+
+def test_validate_names_the_control_character_and_prints_none(run: Any, tmp_path: Path) -> None:
+    path = tmp_path / "exemptions.json"
+    path.write_text(json.dumps({"version": 1, "exemptions": [{"user": "bob", "reason": "r", "x" + ESCAPES: 1}]}))
+    code, out, err = run("exemptions", "validate", str(path))
+    assert code == 1
+    assert 'exemptions[0]["x\\u001b]0;pwned\\u0007' in out
+    no_control(out)
+    no_control(err)
+
+
+def test_scan_escapes_control_characters_in_what_aws_says(run: Any, iam: Any, enforce: str) -> None:
+    seed(iam, ms.UserSpec("bob"))
+
+    def refusing(options: session.AwsOptions) -> session.Aws:
+        aws = session.connect(options)
+        FaultInjector().attach(aws.client("iam")).add(Fault("AttachUserPolicy", "AccessDenied", 403, f"no{ESCAPES}"))
+        return aws
+
+    code, out, err = run("scan", "--enforce", "--yes", connect=refusing)
+    assert code == 2
+    assert "cannot-quarantine" in out
+    assert "no\\x1b]0;pwned\\x07\\x1b[2J" in out
+    no_control(out)
+    no_control(err)
+    code, out, _ = run("scan", "--format", "json", "--quarantine-policy-arn", enforce, connect=refusing)
+    no_control(out)
+
+
+def test_error_lines_escape_control_characters(run: Any, ssm: Any) -> None:
+    def denied(options: session.AwsOptions) -> session.Aws:
+        aws = session.connect(options)
+        FaultInjector().attach(aws.client("ssm")).add(Fault("GetParameter", "AccessDeniedException", message=ESCAPES))
+        return aws
+
+    code, _, err = run("exemptions", "list", connect=denied)
+    assert code == 2
+    assert "\\x1b[2J" in err
+    no_control(err)
+    not_traceback(err)
+
+
 # --- installed entry points, moto in server mode ----------------------------------------------------------
 
 

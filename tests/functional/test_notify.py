@@ -36,6 +36,7 @@ WEBHOOK_PARAMETER = "/mfa-enforcer/slack-webhook"
 SCHEDULED = load_fixture("eventbridge_scheduled.json")
 REQUIRED = {"version", "type", "severity", "account_id", "user", "arn", "mode", "action", "detected_by"}
 REQUIRED |= {"reason", "timestamp"}
+NOT_PRINTABLE = "does not hold a webhook URL: it contains spaces, control or non-ASCII characters"
 
 
 def finding(kind: FindingType = FindingType.QUARANTINED, user: str | None = "alice", **extra: Any) -> Finding:
@@ -382,8 +383,12 @@ def test_build_wires_both_channels(ssm: Any, topic: str) -> None:
         ("   ", f"parameter {WEBHOOK_PARAMETER} is empty"),
         (f"ftp://hooks.slack.com{PATH}", f"parameter {WEBHOOK_PARAMETER} does not hold an https:// webhook URL"),
         (f"http://hooks.slack.com{PATH}", f"parameter {WEBHOOK_PARAMETER} does not hold an https:// webhook URL"),
+        (f"https://hooks.slack.com{PATH}\x07x", f"parameter {WEBHOOK_PARAMETER} {NOT_PRINTABLE}"),
+        (f"https://hooks.slack.com{PATH[:-3]}\u00e9-42", f"parameter {WEBHOOK_PARAMETER} {NOT_PRINTABLE}"),
+        (f"https://hooks.slack.com{PATH} x", f"parameter {WEBHOOK_PARAMETER} {NOT_PRINTABLE}"),
+        (f"https://[hooks.slack.com{PATH}", f"parameter {WEBHOOK_PARAMETER} does not hold a well-formed URL"),
     ],
-    ids=["missing", "empty", "not-http", "cleartext"],
+    ids=["missing", "empty", "not-http", "cleartext", "control character", "non-ASCII", "space", "malformed"],
 )
 def test_unusable_webhook_parameter_disables_slack_only(
     ssm: Any,
@@ -546,3 +551,57 @@ def test_both_channels_down_enforcement_is_unaffected(
     problems = failure_logs(caplog)
     assert problems["sns"].startswith("1 of 1 message(s) not published: NotFound")
     assert problems["slack"] == "1 of 1 message(s) not delivered: HTTP 404: no_service"
+
+
+# ------------------------------------------------------------------------------- secrets in text
+
+
+def test_a_control_character_in_the_webhook_url_leaks_no_form_of_it(
+    slack: HTTPServer, policy: notify.SlackRetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """http.client refuses the URL with InvalidURL, whose text quotes the path with repr() escapes.
+
+    The channel is built here without the parameter check (which refuses such a URL first), to show
+    that the error text itself is scrubbed of every form of the secret.
+    """
+    url = slack.url_for(PATH) + "\x07"
+    with pytest.raises(notify.ChannelError) as raised:
+        slack_notifier(url, policy).send(login())
+    message = str(raised.value)
+    assert "InvalidURL" in message
+    assert "control characters" in message
+    for form in (TOKEN, repr(PATH + "\x07")[1:-1], PATH):
+        assert form not in message
+    assert "s3cr3t" not in message
+    assert slack.log == []
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        TOKEN,
+        TOKEN.upper(),
+        f"https://hooks.slack.com{PATH}",
+        PATH,
+        "%2Fservices%2FT0TEST%2FB0TEST%2Fs3cr3t-webhook-token-42",
+        "%2fservices%2ft0test%2fb0test%2fs3cr3t-webhook-token-42",
+        json.dumps(f"https://hooks.slack.com{PATH}"),
+        repr(PATH + "\x07"),
+        repr(PATH + "\u00e9"),
+        json.dumps(PATH + "\n"),
+    ],
+    ids=["token", "upper case", "url", "path", "percent", "percent lower", "json", "repr", "repr non-ascii", "json nl"],
+)
+def test_scrub_removes_every_form_of_the_secret(form: str) -> None:
+    url = f"https://hooks.slack.com{PATH}"
+    secrets = [secret for suffix in ("", "\x07", "\u00e9") for secret in notify.webhook_secrets(url + suffix)]
+    text = notify.scrub(f"error while posting: {form} (gave up)", *secrets)
+    assert "s3cr3t" not in text.casefold()
+    assert text.startswith("error while posting: ")
+    assert text.endswith(" (gave up)")
+
+
+def test_webhook_secrets_are_the_url_its_path_and_its_long_segments() -> None:
+    url = f"https://hooks.slack.com{PATH}"
+    assert notify.webhook_secrets(url) == (url, PATH, "services", TOKEN)  # T0TEST, B0TEST: 6 < 8 characters
+    assert notify.webhook_secrets("") == ()

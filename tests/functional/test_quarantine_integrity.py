@@ -381,7 +381,10 @@ def test_a_stale_report_row_saying_mfa_releases_nobody_and_says_nothing(
     assert calls.calls["iam:ListMFADevices"] == 1  # the live check, and nothing else
 
 
-def test_a_release_adds_one_call_the_live_check(iam: Any, enforce: str, lambda_client: Any, calls: CallCounter) -> None:
+def test_a_release_adds_the_live_check_and_the_users_tags(
+    iam: Any, enforce: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    """ListMFADevices proves the device; GetUser shows whether a sign-in caused the quarantine (a loud release)."""
     ms.create_user(iam, ms.UserSpec("ann"))
     scan(lambda_client)
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="ann")["VirtualMFADevice"]["SerialNumber"]
@@ -393,7 +396,13 @@ def test_a_release_adds_one_call_the_live_check(iam: Any, enforce: str, lambda_c
     result = scan(lambda_client)
 
     assert [t["type"] for t in result["transitions"]] == ["released"]
-    assert dict(calls.calls) == {**STEADY, "iam:ListMFADevices": 1, "iam:UntagUser": 1, "iam:DetachUserPolicy": 1}
+    assert dict(calls.calls) == {
+        **STEADY,
+        "iam:ListMFADevices": 1,
+        "iam:GetUser": 1,
+        "iam:UntagUser": 1,
+        "iam:DetachUserPolicy": 1,
+    }
 
 
 def test_the_steady_state_scan_adds_two_reads(iam: Any, enforce: str, lambda_client: Any, calls: CallCounter) -> None:

@@ -128,7 +128,8 @@ def test_sign_in_without_mfa_past_grace_quarantines(iam: Any, enforce: str, lamb
 
     assert ms.quarantined_users(iam) == {"alice"}
     tags = ms.user_tags(iam, "alice")
-    assert set(tags) == TAGS
+    assert set(tags) == TAGS | {"mfa-enforcer:sign-in-ip"}
+    assert tags["mfa-enforcer:sign-in-ip"] == "192.0.2.10"  # the sign-in's sourceIPAddress
     assert datetime.fromisoformat(tags["mfa-enforcer:quarantined-at"]) > datetime.now(UTC) - timedelta(minutes=5)
     finding = only(result)
     assert (finding["type"], finding["action"], finding["user"]) == ("quarantined", "quarantine", "alice")
@@ -201,20 +202,17 @@ def test_new_user_inside_grace_is_pending_with_a_deadline(iam: Any, enforce: str
     assert timedelta(hours=21, minutes=55) < deadline - datetime.now(UTC) <= timedelta(hours=22)
 
 
-def test_grace_runs_from_the_password_not_from_an_old_account(
+def test_a_sign_in_gives_no_grace_for_a_password_the_bot_never_saw_given(
     iam: Any, enforce: str, lambda_client: Any, profile_created: dict[str, datetime]
 ) -> None:
-    """An API user from long ago who was given a console password an hour ago is in grace."""
+    """An old user whose password is an hour old, with no CreateLoginProfile event seen: the floor applies."""
     ms.create_user(iam, ms.UserSpec("alice", age=timedelta(days=400)))
     profile_created["alice"] = datetime.now(UTC) - timedelta(hours=1)
 
     result = login(lambda_client, sign_in("alice"))
 
-    assert ms.quarantined_users(iam) == set()
-    finding = only(result)
-    assert finding["type"] == "pending"
-    expected = profile_created["alice"] + timedelta(hours=24)
-    assert abs(datetime.fromisoformat(finding["deadline"]) - expected) < timedelta(seconds=2)
+    assert ms.quarantined_users(iam) == {"alice"}
+    assert only(result)["type"] == "quarantined"
 
 
 @pytest.mark.parametrize(
@@ -265,6 +263,53 @@ def test_invalid_exemptions_fail_safe(iam: Any, ssm: Any, enforce: str, lambda_c
     (error,) = result["findings"]
     assert (error["type"], error["severity"]) == ("config-error", "critical")
     assert "exemptions[0].reason" in error["reason"]
+
+
+def test_an_invalid_newest_version_falls_back_on_the_sign_in_path_too(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    ms.create_user(iam, ms.UserSpec("alice"))
+    ms.create_user(iam, ms.UserSpec("bob"))
+    put_exemptions(ssm, {"user": "alice", "reason": "break glass"})
+    ssm.put_parameter(Name=EXEMPTIONS, Value='{"version": 1, "exemptions": [}', Type="String", Overwrite=True)
+
+    first = login(lambda_client, sign_in("alice"))
+    second = login(lambda_client, sign_in("bob"))
+
+    assert ms.quarantined_users(iam) == {"bob"}
+    assert kinds(first) == ["config-error", "exempt"]
+    error = first["findings"][0]
+    assert error["severity"] == "critical"
+    assert "version 2 is invalid" in error["reason"] and "enforcing version 1" in error["reason"]
+    assert kinds(second) == ["config-error", "quarantined"]
+    assert calls.calls["ssm:GetParameterHistory"] == 1  # once per container and invalid version
+    assert calls.calls["ssm:GetParameter"] == 1
+
+
+def test_a_user_entry_covers_the_user_whatever_the_case(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("break-glass"))
+    put_exemptions(ssm, {"user": "Break-Glass", "reason": "hardware key in the safe"})
+
+    result = login(lambda_client, sign_in("break-glass"))
+
+    assert ms.quarantined_users(iam) == set()
+    assert only(result)["type"] == "exempt"
+
+
+def test_a_group_entry_for_a_group_that_is_gone_exempts_nobody_and_the_rest_applies(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any
+) -> None:
+    ms.create_user(iam, ms.UserSpec("alice"))
+    ms.create_user(iam, ms.UserSpec("break-glass"))
+    put_exemptions(
+        ssm, {"group": "vendors", "reason": "vendor IdP"}, {"user": "break-glass", "reason": "hardware key in the safe"}
+    )
+
+    quarantined = login(lambda_client, sign_in("alice"))
+    exempt = login(lambda_client, sign_in("break-glass"))
+
+    assert ms.quarantined_users(iam) == {"alice"}
+    assert (kinds(quarantined), kinds(exempt)) == (["quarantined"], ["exempt"])
 
 
 def test_report_mode_says_what_it_would_do_and_writes_nothing(
@@ -538,9 +583,11 @@ def test_a_new_console_password_starts_the_grace_clock(
 ) -> None:
     ms.create_user(iam, ms.UserSpec("bob", console=False, access_key=True, age=timedelta(days=200)))
     iam.create_login_profile(UserName="bob", Password="Correct-Horse-9!")
-    profile_created["bob"] = datetime.now(UTC)
+    profile_created["bob"] = datetime.now(UTC).replace(microsecond=0)
+    event = iam_call("eventbridge_iam_create_login_profile.json", "bob")
+    event["detail"]["eventTime"] = profile_created["bob"].strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    result = change(lambda_client, iam_call("eventbridge_iam_create_login_profile.json", "bob"))
+    result = change(lambda_client, event)
 
     assert ms.quarantined_users(iam) == set()
     finding = only(result)
@@ -680,7 +727,8 @@ BUDGETS = [
     Budget("assumed role", ms.UserSpec("alice"), {}, fixture="eventbridge_console_login_assumed_role.json"),
     Budget("failed sign-in", ms.UserSpec("alice"), {}, fixture="eventbridge_console_login_failure.json"),
     Budget("root", ms.UserSpec("alice"), {}, fixture="eventbridge_console_login_root_no_mfa.json"),
-    Budget("already quarantined", ms.UserSpec("alice"), {"iam:ListMFADevices": 1, "iam:GetUser": 1}, quarantined=True),
+    Budget("already quarantined", ms.UserSpec("alice"),  # the tag is a claim: one read shows the policy behind it
+           {"iam:ListMFADevices": 1, "iam:GetUser": 1, "iam:ListAttachedUserPolicies": 1}, quarantined=True),
     Budget("exempt", ms.UserSpec("alice"), {"iam:ListMFADevices": 1, "iam:GetUser": 1},
            exemptions=({"user": "alice", "reason": "break glass"},)),
     Budget("exempt by group", ms.UserSpec("alice", groups=("vendors",)),

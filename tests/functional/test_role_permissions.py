@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.utils import parseaddr
 from typing import Any
@@ -47,6 +48,7 @@ SIGN_IN = "eventbridge_console_login_iam_user_no_mfa.json"
 TAMPER = "eventbridge_iam_detach_user_policy_tamper.json"
 ENABLE_MFA = "eventbridge_iam_enable_mfa_device.json"
 DELETE_POLICY = "eventbridge_iam_delete_policy_tamper.json"
+GIVE_PASSWORD = "eventbridge_iam_create_login_profile.json"
 # boto3 operations whose IAM action has another name (SNS authorizes PublishBatch as sns:Publish).
 ACTION_OF = {"sns:PublishBatch": "sns:Publish"}
 # IAM actions whose resource is the policy named by PolicyArn.
@@ -100,8 +102,9 @@ def to_call(iam: Any, scenario: str, operation: str, params: dict[str, Any]) -> 
     context: dict[str, Any] = {}
     if service == "iam":
         resource, context = iam_request(iam, name, params)
-    elif service == "ssm" and name == "GetParameter":
-        resource = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{params['Name']}"
+    elif service == "ssm" and name in ("GetParameter", "GetParameterHistory"):
+        selected = params["Name"].rsplit(":", 1)[0] if params["Name"].rsplit(":", 1)[-1].isdigit() else params["Name"]
+        resource = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{selected}"  # `name:version` is the same parameter
     elif service == "sns":
         resource = params["TopicArn"]
     elif service == "securityhub" and name == "BatchImportFindings":
@@ -120,7 +123,13 @@ def iam_request(iam: Any, name: str, params: dict[str, Any]) -> tuple[str, dict[
     context: dict[str, Any] = {}
     if "PolicyArn" in params and name not in POLICY_RESOURCE_ACTIONS:
         context["iam:PolicyARN"] = params["PolicyArn"]
-    if name in ("GenerateCredentialReport", "GetCredentialReport", "GetAccountSummary", "ListAccountAliases"):
+    if name in (
+        "GenerateCredentialReport",
+        "GetCredentialReport",
+        "GetAccountSummary",
+        "ListAccountAliases",
+        "ListGroups",
+    ):
         return "*", context
     if name in POLICY_RESOURCE_ACTIONS:
         return params["PolicyArn"], context
@@ -182,6 +191,7 @@ def recorded(
     monkeypatch.setenv("MFA_ENFORCER_SLACK_BOT_TOKEN_PARAMETER", BOT_TOKEN_PARAMETER)
     monkeypatch.setenv("MFA_ENFORCER_SLACK_API_URL", slack_api.base_url)
     iam.create_account_alias(AccountAlias="acme-prod")
+    profiles = ms.login_profiles_created(monkeypatch)
     topic = sns.create_topic(Name=TOPIC)["TopicArn"]
     httpserver.expect_request("/services/T000/B000/XXXX", method="POST").respond_with_data("ok")
     ssm.put_parameter(Name=SLACK_PARAMETER, Value=httpserver.url_for("/services/T000/B000/XXXX"), Type="SecureString")
@@ -230,6 +240,9 @@ def recorded(
     lambda_client.lambda_.invoke("on_iam_change", rename(load_fixture(TAMPER), "kim"))
     assert "kim" in ms.quarantined_users(iam)
 
+    recorder.scenario = "on_console_login: already quarantined (the tag is checked against the policy)"
+    lambda_client.lambda_.invoke("on_console_login", rename(load_fixture(SIGN_IN), "leo"))
+
     enrol_mfa(iam, "leo")
     recorder.scenario = "on_iam_change: MFA enrolled"
     lambda_client.lambda_.invoke("on_iam_change", rename(load_fixture(ENABLE_MFA), "leo"))
@@ -248,6 +261,26 @@ def recorded(
     recorder.scenario = "on_iam_change: the quarantine policy deleted"
     lambda_client.lambda_.invoke("on_iam_change", load_fixture(DELETE_POLICY))
     assert ms.quarantine_default(iam)[1] == ms.shipped_quarantine_document() and ms.group_holds_quarantine(iam)
+    ms.create_user(iam, ms.UserSpec("old", console=False, age=timedelta(days=90)))
+    iam.create_login_profile(UserName="old", Password="Correct-Horse-9!")
+    profiles["old"] = datetime.now(UTC)
+    given = rename(load_fixture(GIVE_PASSWORD), "old")
+    given["detail"]["eventTime"] = profiles["old"].strftime("%Y-%m-%dT%H:%M:%SZ")
+    recorder.scenario = "on_iam_change: an admin gives an older user a console password (grace recorded)"
+    lambda_client.lambda_.invoke("on_iam_change", given)
+    assert "mfa-enforcer:grace-deadline" in ms.user_tags(iam, "old")
+
+    ssm.put_parameter(Name=EXEMPTIONS_PARAMETER, Value="{}", Type="String", Overwrite=True)
+    recorder.scenario = "scan: the newest exemptions version is invalid (history), an exempt group written in capitals"
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    ssm.put_parameter(
+        Name=EXEMPTIONS_PARAMETER,
+        Value=json.dumps({"version": 1, "exemptions": [{"group": "VENDORS", "reason": "vendor IdP"}]}),
+        Type="String",
+        Overwrite=True,
+    )
+    lambda_client.lambda_.invoke("scheduled_scan", SCHEDULED)
+    assert "vic" not in ms.quarantined_users(iam)
 
     return [
         to_call(iam, scenario, operation, params)

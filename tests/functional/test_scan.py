@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import bootstrap
 from tests.conftest import load_fixture
-from tests.functional.conftest import CallCounter
+from tests.functional.conftest import CallCounter, Clock
 from tests.support import moto_state as ms
 from tests.support.faults import Fault, FaultInjector, for_user
 
@@ -64,26 +64,37 @@ def test_enforce_gives_the_state_the_table_demands(iam: Any, ssm: Any, enforce: 
     assert ms.user_tags(iam, "with-mfa") == {}
     assert result["counts"] == {
         "api-user-without-mfa": 1,
-        "exempt": 3,
+        "exempted": 3,  # the document is new: whom it exempts is news, once
         "pending": 1,
         "quarantined": 1,
     }
-    assert transitions(result) == {"no-mfa-old": "quarantined", "no-mfa-new": "pending"}
+    assert transitions(result) == {
+        "no-mfa-old": "quarantined",
+        "no-mfa-new": "pending",
+        "exempt-user": "exempted",
+        "exempt-by-path": "exempted",
+        "exempt-by-group": "exempted",
+    }
+    severities = {t["user"]: t["severity"] for t in result["transitions"] if t["type"] == "exempted"}
+    assert severities == {"exempt-user": "medium", "exempt-by-path": "high", "exempt-by-group": "medium"}
     assert result["mode"] == "enforce"
     assert result["users_scanned"] == 8
     assert result["account_id"] == ms.ACCOUNT_ID
 
 
 def test_second_scan_makes_no_write_and_no_transition(
-    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter, clock: Clock
 ) -> None:
     seed_table(iam, ssm)
+    clock.catch_up()
     scan(lambda_client)
     calls.reset()
+    clock.advance(hours=1)  # the next scheduled scan
     second = scan(lambda_client)
 
     assert calls.writes == {}
-    assert [t for t in second["transitions"] if t["type"] != "pending"] == []
+    assert second["transitions"] == []
+    assert second["counts"]["exempt"] == 3
     assert second["counts"]["still-quarantined"] == 1
     assert ms.quarantined_users(iam) == {"no-mfa-old"}
 
@@ -273,12 +284,144 @@ def test_invalid_exemptions_quarantine_nobody_and_raise_config_error(
     assert scan_first["counts"]["quarantined"] == 2
 
 
-def test_missing_exempt_group_is_a_config_error(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
-    ms.create_user(iam, ms.UserSpec("jo"))
-    put_exemptions(ssm, {"group": "vendor-typo", "reason": "vendor IdP"})
+def test_deleting_an_exempt_group_does_not_disarm_the_scan(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, clock: Clock
+) -> None:
+    """IAM deletes only empty groups, so a deleted group exempted nobody: the rest of the document applies."""
+    # The first scan of the UTC day repeats standing problems; two days on, the document below is old news.
+    clock.at = (clock.at + timedelta(days=2)).replace(hour=0, minute=10)
+    ms.create_user(iam, ms.UserSpec("jo"), now=clock.at)
+    ms.create_user(iam, ms.UserSpec("break-glass"), now=clock.at)
+    iam.create_group(GroupName="vendors")
+    put_exemptions(
+        ssm, {"group": "vendors", "reason": "vendor IdP"}, {"user": "break-glass", "reason": "hardware key in the safe"}
+    )
+    iam.delete_group(GroupName="vendors")
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == {"jo"}
+    (missing,) = [t for t in result["transitions"] if t["type"] == "config-error"]
+    assert missing["severity"] == "medium"
+    assert missing["reason"] == (
+        "exemptions[0] names the group vendors, which does not exist: "
+        "it exempts nobody (the rest of the document applies)"
+    )
+    assert result["counts"] == {"config-error": 1, "exempt": 1, "quarantined": 1}
+
+    clock.advance(hours=1)
+    later = scan(lambda_client)
+    assert [f["transition"] for f in later["findings"] if f["type"] == "config-error"] == [False]  # once a day
+
+
+def test_an_invalid_newest_version_falls_back_to_the_newest_valid_one(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter, clock: Clock
+) -> None:
+    ms.create_user(iam, ms.UserSpec("bob"))
+    ms.create_user(iam, ms.UserSpec("carol"))
+    put_exemptions(ssm, {"user": "bob", "reason": "hardware key in the safe"})  # version 1
+    put_exemptions(ssm, {"user": "bob", "reason": "hardware key"}, {"user": "carol", "reason": "x"})  # version 2
+    ssm.put_parameter(  # version 3: a group name IAM could not hold ("vendors" and a newline)
+        Name="/mfa-enforcer/exemptions",
+        Value=json.dumps({"version": 1, "exemptions": [{"group": "vendors\n", "reason": "vendor IdP"}]}),
+        Type="String",
+        Overwrite=True,
+    )
+    clock.advance(hours=2)
+    calls.reset()
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == set()  # version 2 is in force: bob and carol stay exempt
+    (error,) = [t for t in result["transitions"] if t["type"] == "config-error"]
+    assert error["severity"] == "critical"
+    assert error["reason"].startswith("/mfa-enforcer/exemptions version 3 is invalid: exemptions[0].group: must be")
+    assert error["reason"].endswith("; enforcing version 2, the newest valid version, until it is fixed")
+    assert result["counts"]["exempt"] == 2
+    assert calls.calls["ssm:GetParameterHistory"] == 1
+
+
+def test_a_broken_edit_of_the_only_valid_version_keeps_it_enforced(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any
+) -> None:
+    """Any syntax error in a new version used to disarm enforcement; the last good version now holds."""
+    ms.create_user(iam, ms.UserSpec("bob"))
+    ms.create_user(iam, ms.UserSpec("eve"))
+    put_exemptions(ssm, {"user": "bob", "reason": "hardware key in the safe"})
+    ssm.put_parameter(
+        Name="/mfa-enforcer/exemptions", Value='{"version": 1, "exemptions": [', Type="String", Overwrite=True
+    )
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == {"eve"}
+    (error,) = [t for t in result["transitions"] if t["type"] == "config-error"]
+    assert "version 2 is invalid: $: not valid JSON" in error["reason"]
+    assert "enforcing version 1" in error["reason"]
+
+
+def test_the_history_is_read_only_while_the_newest_version_is_invalid_and_all_of_it(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, calls: CallCounter
+) -> None:
+    ms.create_user(iam, ms.UserSpec("bob"))
+    put_exemptions(ssm, {"user": "bob", "reason": "hardware key in the safe"})
+    scan(lambda_client)
+    assert calls.calls["ssm:GetParameterHistory"] == 0
+    for _ in range(59):  # versions 2..60: more than one page of GetParameterHistory (50 per page)
+        ssm.put_parameter(Name="/mfa-enforcer/exemptions", Value="{}", Type="String", Overwrite=True)
+    calls.reset()
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == set()
+    assert "enforcing version 1" in result["transitions"][0]["reason"]
+    assert calls.calls["ssm:GetParameterHistory"] == 2
+
+
+def test_no_valid_version_at_all_quarantines_nobody(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("bob"))
+    for value in ("{}", '{"version": 2, "exemptions": []}'):
+        ssm.put_parameter(Name="/mfa-enforcer/exemptions", Value=value, Type="String", Overwrite=True)
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == set()
+    (error,) = result["transitions"]
+    assert (error["type"], error["severity"]) == ("config-error", "critical")
+    assert error["reason"].startswith("/mfa-enforcer/exemptions version 2 is invalid: $.version: must be 1, got 2")
+    assert error["reason"].endswith("; no earlier version is valid, so nobody is quarantined this run")
+
+
+def test_an_unreadable_history_fails_safe(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:
+    ms.create_user(iam, ms.UserSpec("bob"))
+    put_exemptions(ssm, {"user": "other", "reason": "r"})
+    ssm.put_parameter(Name="/mfa-enforcer/exemptions", Value="{}", Type="String", Overwrite=True)
+    FaultInjector().attach(bootstrap.client("ssm")).add(Fault("GetParameterHistory", "AccessDeniedException"))
+
+    result = scan(lambda_client)
+
+    assert ms.quarantined_users(iam) == set()
+    (error,) = result["transitions"]
+    assert error["reason"].startswith("exemptions unusable, nobody quarantined this run: cannot read the history")
+
+
+@pytest.mark.parametrize(
+    ("entry", "spec"),
+    [
+        ({"user": "Break-Glass", "reason": "hardware key in the safe"}, ms.UserSpec("break-glass")),
+        ({"group": "Vendors", "reason": "vendor IdP"}, ms.UserSpec("vic", groups=("vendors",))),
+    ],
+    ids=["user", "group"],
+)
+def test_user_and_group_entries_match_regardless_of_case(
+    iam: Any, ssm: Any, enforce: str, lambda_client: Any, entry: dict[str, str], spec: ms.UserSpec, clock: Clock
+) -> None:
+    ms.create_user(iam, spec)
+    put_exemptions(ssm, entry)
+    clock.advance(hours=2)
     result = scan(lambda_client)
     assert ms.quarantined_users(iam) == set()
-    assert "group 'vendor-typo' does not exist" in result["transitions"][0]["reason"]
+    assert result["counts"] == {"exempt": 1}
 
 
 def test_unreadable_exemptions_parameter_fails_safe(iam: Any, ssm: Any, enforce: str, lambda_client: Any) -> None:

@@ -182,6 +182,9 @@ ROLE_POLICIES = {
 }
 NOTIFIED = "mfa-enforcer:notified"
 BOT_TAGS = ["mfa-enforcer:quarantined-at", "mfa-enforcer:reason"]
+SIGN_IN_TAGS = [*BOT_TAGS, "mfa-enforcer:sign-in-ip"]
+GRACE = "mfa-enforcer:grace-deadline"
+EXEMPTIONS_ARN = f"arn:aws:ssm:{docs.REGION}:{ACCOUNT}:parameter/mfa-enforcer/exemptions"
 LOG_STREAM = (
     f"arn:aws:logs:{docs.REGION}:{ACCOUNT}:log-group:/aws/lambda/mfa-enforcer-scheduled_scan:log-stream:2026/11/23/x"
 )
@@ -307,6 +310,40 @@ ROLE_CASES = [
         {"iam:PolicyARN": QUARANTINE_ARN},
         IMPLICITLY_DENIED,
     ),
+    # A quarantine after a sign-in also records the sign-in's source IP, in the same claim.
+    ("claim with the sign-in ip", "iam:TagUser", user(OTHER), {"aws:TagKeys": SIGN_IN_TAGS}, ALLOWED),
+    ("untag the sign-in ip with the rest", "iam:UntagUser", user(OTHER), {"aws:TagKeys": SIGN_IN_TAGS}, ALLOWED),
+    (
+        "overwrite the sign-in ip of a quarantined user",
+        "iam:TagUser",
+        user(OTHER),
+        {
+            "aws:TagKeys": ["mfa-enforcer:sign-in-ip"],
+            "aws:ResourceTag/mfa-enforcer:quarantined-at": "2026-11-23T12:00:00Z",
+        },
+        IMPLICITLY_DENIED,
+    ),
+    # The grace deadline: written once, never moved, never removed by the bot.
+    ("record a grace deadline", "iam:TagUser", user(OTHER), {"aws:TagKeys": [GRACE]}, ALLOWED),
+    (
+        "move a recorded grace deadline",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": [GRACE], f"aws:ResourceTag/{GRACE}": "2026-11-24T12:00:00Z"},
+        IMPLICITLY_DENIED,
+    ),
+    (
+        "record a grace deadline with the claim",
+        "iam:TagUser",
+        user(OTHER),
+        {"aws:TagKeys": [GRACE, *BOT_TAGS]},
+        IMPLICITLY_DENIED,
+    ),
+    ("remove a grace deadline", "iam:UntagUser", user(OTHER), {"aws:TagKeys": [GRACE]}, IMPLICITLY_DENIED),
+    ("read attached policies", "iam:ListAttachedUserPolicies", user(OTHER), {}, ALLOWED),
+    ("list group names", "iam:ListGroups", "*", {}, ALLOWED),
+    ("read the exemptions history", "ssm:GetParameterHistory", EXEMPTIONS_ARN, {}, ALLOWED),
+    ("read the webhook history", "ssm:GetParameterHistory", SLACK_PARAMETER_ARN, {}, IMPLICITLY_DENIED),
     ("join the quarantine group", "iam:AddUserToGroup", QUARANTINE_GROUP_ARN, {}, ALLOWED),
     ("leave the quarantine group", "iam:RemoveUserFromGroup", QUARANTINE_GROUP_ARN, {}, ALLOWED),
     ("join another group", "iam:AddUserToGroup", f"arn:aws:iam::{ACCOUNT}:group/Admins", {}, IMPLICITLY_DENIED),

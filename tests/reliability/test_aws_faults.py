@@ -79,6 +79,8 @@ EXPECTED_TRANSITIONS = {
     "kay": "quarantined",
     "ivy": "released",
     "fay": "pending",
+    "gil": "exempted",  # the document was written just before the scan: who it exempts is news
+    "lou": "exempted",
 }
 
 

@@ -64,7 +64,7 @@ def user_facts(draw: st.DrawFn, name: str | None = None) -> decide.UserFacts:
         console=draw(st.booleans()),
         mfa=draw(st.booleans()),
         access_key=draw(st.booleans()),
-        grace_start=draw(st.none() | moments | near_now),
+        created=draw(st.none() | moments | near_now),
         quarantined=draw(st.booleans()),
         groups=frozenset(draw(st.sets(st.sampled_from(GROUPS)))),
     )

@@ -20,7 +20,9 @@ from chalicelib.core import exemptions
 from tests.conftest import NOW
 from tests.reliability.support import reliability
 
-PATH = re.compile(r"^(\$(\..*)?|exemptions\[\d+\](\..*)?)$", re.DOTALL)
+# Where a problem is: `$.key`, `exemptions[i].key`, or an odd key quoted (`$["x\\n"]`, long ones cut with ...).
+_KEY = r'(\..*|\[".*("|\.\.\.)\])'
+PATH = re.compile(rf"^(\$({_KEY})?|exemptions\[\d+\]({_KEY})?)$", re.DOTALL)
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 json_values = st.recursive(

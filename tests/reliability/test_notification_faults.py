@@ -102,7 +102,7 @@ def test_both_channels_down_leaves_enforcement_intact(
 
     assert ms.quarantined_users(iam) == quarantined
     for name in quarantined:
-        assert set(ms.user_tags(iam, name)) == {"mfa-enforcer:quarantined-at", "mfa-enforcer:reason"}
+        assert set(ms.user_tags(iam, name)) >= {"mfa-enforcer:quarantined-at", "mfa-enforcer:reason"}
     assert {t["user"] for t in result["transitions"]} == quarantined
     assert "error" not in result
     assert sns.fired == ATTEMPTS_PER_CALL  # retried by botocore to the limit, then given up

@@ -29,6 +29,8 @@ QUARANTINE_POLICY_FILE = ROOT / "policies" / "quarantine.json"
 QUARANTINE_POLICY_NAME = "mfa-enforcer-quarantine"
 QUARANTINE_GROUP = "mfa-enforcer-quarantine"
 CLAIM_TAG = "mfa-enforcer:quarantined-at"
+GRACE_TAG = "mfa-enforcer:grace-deadline"
+ONCE_TAGS = (CLAIM_TAG, GRACE_TAG)  # the role writes these only while the user does not carry them
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
 QUARANTINE_POLICY_ARN = f"arn:aws:iam::{ACCOUNT_ID}:policy/{QUARANTINE_POLICY_NAME}"
 
@@ -90,10 +92,14 @@ def age_user(name: str, age: timedelta, now: datetime | None = None) -> None:
     backend().users[name].create_date = (now or datetime.now(UTC)) - age
 
 
-def an_hour_passes(hours: float = 1) -> None:
-    """Move every user's creation time back, as if the next hourly scan ran `hours` later."""
+def an_hour_passes(hours: float = 1, region: str = "us-east-1") -> None:
+    """Move every user's creation time and every SSM parameter version back: the next scan runs `hours` later."""
+    from moto.ssm.models import ssm_backends
+
     for user in backend().users.values():
         user.create_date -= timedelta(hours=hours)
+    for name in list(ssm_backends[ACCOUNT_ID][region]._parameters):
+        age_parameter(name, timedelta(hours=hours), region=region)
 
 
 def attached_policies(iam: Any, user: str) -> set[str]:
@@ -161,7 +167,8 @@ def enforce_policy_quota(monkeypatch: Any, quota: int = MANAGED_POLICY_QUOTA) ->
 
 
 def enforce_claim_condition(monkeypatch: Any) -> None:
-    """Make moto refuse TagUser of `quarantined-at` on a user who already carries it, as the bot's role does.
+    """Make moto refuse TagUser of `quarantined-at` (or `grace-deadline`) on a user who already carries it, as the
+    bot's role does.
 
     The execution role allows that TagUser only under `Null: aws:ResourceTag/mfa-enforcer:quarantined-at`
     (the claim of iam_gateway); moto evaluates no policy conditions, so this stands in for IAM's
@@ -178,11 +185,47 @@ def enforce_claim_condition(monkeypatch: Any) -> None:
             user = self.get_user(name)
             keys = {tag["Key"] for tag in tags}
             held = {tag["Key"] for tag in self.tagger.list_tags_for_resource(user.arn)["Tags"]}
-            if CLAIM_TAG in keys and CLAIM_TAG in held:
+            if any(key in keys and key in held for key in ONCE_TAGS):
                 raise AccessDeniedError(f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/mfa-enforcer/scan", "iam:TagUser")
             original(self, name, tags)
 
     monkeypatch.setattr(IAMBackend, "tag_user", tag_user)
+
+
+def login_profiles_created(monkeypatch: Any) -> dict[str, datetime]:
+    """When each user's console password was created, settable per user.
+
+    moto answers GetLoginProfile with the user's own creation time, so a password added later to an
+    old user (CreateLoginProfile), or a re-created one, is dated here; users not named keep moto's.
+    """
+    from types import SimpleNamespace
+
+    overrides: dict[str, datetime] = {}
+    original = IAMBackend.get_login_profile
+
+    def get_login_profile(self: IAMBackend, user_name: str) -> Any:
+        user = original(self, user_name)
+        if user_name not in overrides:
+            return user
+        return SimpleNamespace(
+            name=user.name, create_date=overrides[user_name], password_reset_required=user.password_reset_required
+        )
+
+    monkeypatch.setattr(IAMBackend, "get_login_profile", get_login_profile)
+    return overrides
+
+
+def report_with(monkeypatch: Any, changes: dict[str, dict[str, str]]) -> None:
+    """Serve moto's current credential report with some cells changed (a `password_last_changed`, say)."""
+    backend().generate_report()
+    rows = list(csv.reader(io.StringIO(backend().get_credential_report())))
+    header = rows[0]
+    for row in rows[1:]:
+        for column, value in changes.get(row[0] if row else "", {}).items():
+            row[header.index(column)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    monkeypatch.setattr(IAMBackend, "get_credential_report", lambda self: out.getvalue())
 
 
 def fill_policy_quota(iam: Any, user: str, quota: int = MANAGED_POLICY_QUOTA) -> None:
@@ -329,3 +372,18 @@ def delete_quarantine_policy(iam: Any, arn: str = QUARANTINE_POLICY_ARN) -> None
         if not version["IsDefaultVersion"]:
             iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
     iam.delete_policy(PolicyArn=arn)
+
+
+def age_parameter(
+    name: str, age: timedelta, *, versions: tuple[int, ...] | None = None, region: str = "us-east-1"
+) -> None:
+    """Move an SSM parameter's versions (all, or the ones named) back in time, as if written `age` earlier.
+
+    moto stamps LastModifiedDate with the real clock; a test whose bot clock runs ahead needs the
+    document to have been written at a chosen moment (was it in force at the previous scan?).
+    """
+    from moto.ssm.models import ssm_backends
+
+    for version in ssm_backends[ACCOUNT_ID][region]._parameters[name]:
+        if versions is None or version.version in versions:
+            version.last_modified_date -= age

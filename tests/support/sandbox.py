@@ -108,6 +108,7 @@ def seed(iam: Any, ssm: Any, now: datetime) -> list[str]:
         ],
     }
     ssm.put_parameter(Name=PARAMETER, Value=json.dumps(document), Type="String")
+    ms.age_parameter(PARAMETER, timedelta(days=30))  # in place long before the session: whom it exempts is old news
     return [spec.name for spec in specs]
 
 

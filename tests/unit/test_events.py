@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -50,6 +50,7 @@ def test_the_rules_match_on_source_and_event_name_not_detail_type() -> None:
                 "CreateLoginProfile",
                 "DetachUserPolicy",
                 "RemoveUserFromGroup",
+                "AddUserToGroup",
                 "CreatePolicyVersion",
                 "SetDefaultPolicyVersion",
                 "DetachGroupPolicy",
@@ -392,6 +393,9 @@ CHANGES = [
         decide.CheckUser,
     ),
     Change("eventbridge_iam_create_login_profile.json", events.IamEvent.CREATE_LOGIN_PROFILE, "bob", decide.CheckUser),
+    Change(  # bob re-creates his own password: a check, with no grace to record
+        "eventbridge_iam_create_login_profile_self.json", events.IamEvent.CREATE_LOGIN_PROFILE, "bob", decide.CheckUser
+    ),
     Change(
         "eventbridge_iam_detach_user_policy_tamper.json",
         events.IamEvent.DETACH_USER_POLICY,
@@ -452,6 +456,7 @@ CHANGES = [
         decide.PolicyChange, how="created 'v2' of it as its default version"),
     Change("eventbridge_iam_detach_group_policy_other_group.json", events.IamEvent.DETACH_GROUP_POLICY, None,
            decide.Ignore, decide.Skip.OTHER_GROUP),
+    Change("eventbridge_iam_add_user_to_group.json", events.IamEvent.ADD_USER_TO_GROUP, "bob", decide.CheckUser),
 ]  # fmt: skip
 
 
@@ -469,8 +474,8 @@ def test_iam_change_fixture_parses_and_triages(row: Change) -> None:
     if isinstance(verdict, decide.Restore):
         assert verdict.via_group is row.via_group
         assert verdict.actor.label == change.principal.label
-    if isinstance(verdict, decide.CheckUser):
-        assert not verdict.stop_if_mfa
+    if isinstance(verdict, decide.CheckUser):  # a user with MFA who joins a group has nothing to announce
+        assert verdict.stop_if_mfa is (row.name is events.IamEvent.ADD_USER_TO_GROUP)
     if isinstance(verdict, decide.PolicyChange):
         assert verdict.how == row.how
         assert verdict.actor.label == change.principal.label
@@ -603,7 +608,7 @@ def facts(**overrides: Any) -> decide.UserFacts:
         "console": True,
         "mfa": False,
         "access_key": False,
-        "grace_start": NOW - timedelta(days=90),
+        "created": NOW - timedelta(days=90),
         "quarantined": True,
     }
     base.update(overrides)
@@ -771,3 +776,77 @@ def test_a_forged_sign_in_from_another_account_is_ignored_even_if_the_envelope_i
     assert isinstance(parsed, events.IdentityCenterSignIn)
     verdict = decide.triage_identity_center(parsed, ACCOUNT)
     assert isinstance(verdict, decide.Ignore) and verdict.code is decide.Skip.OTHER_ACCOUNT
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("alice", True),
+        ("a" * 64, True),
+        ("Az09+=,.@_-", True),
+        ("a" * 65, False),
+        ("", False),
+        ("alice\n", False),
+        ("b\u00f3b", False),
+        ("bob smith", False),
+        (None, False),
+    ],
+)
+def test_valid_user_name_is_iams_pattern_matched_whole(name: str | None, valid: bool) -> None:
+    assert events.valid_user_name(name) is valid
+
+
+def test_a_password_given_by_someone_else_carries_when_and_by_whom() -> None:
+    admin = events.iam_change(load_fixture("eventbridge_iam_create_login_profile.json"))
+    own = events.iam_change(load_fixture("eventbridge_iam_create_login_profile_self.json"))
+    assert isinstance(admin, events.IamChange) and isinstance(own, events.IamChange)
+    assert admin.time == datetime(2026, 11, 23, 12, 25, 11, tzinfo=UTC)
+    assert (admin.source_ip, own.source_ip, own.user_agent) == (
+        "203.0.113.42",
+        "198.51.100.23",
+        "console.amazonaws.com",
+    )
+    given = decide.triage_change(admin, "123456789012", None)
+    assert given == decide.CheckUser(
+        "bob",
+        stop_if_mfa=False,
+        password_given_at=datetime(2026, 11, 23, 12, 25, 11, tzinfo=UTC),
+        password_given_by="arn:aws:sts::123456789012:assumed-role/Admin/mallory",
+    )
+    assert decide.triage_change(own, "123456789012", None) == decide.CheckUser("bob", stop_if_mfa=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("2026-11-23T12:25:11Z", datetime(2026, 11, 23, 12, 25, 11, tzinfo=UTC)),
+        ("2026-11-23T14:25:11+02:00", datetime(2026, 11, 23, 12, 25, 11, tzinfo=UTC)),
+        ("2026-11-23T12:25:11", datetime(2026, 11, 23, 12, 25, 11, tzinfo=UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_event_times_are_read_in_utc(text: str | None, parsed: datetime | None) -> None:
+    assert events.timestamp(text) == parsed
+
+
+def test_joining_a_group_is_checked_and_joining_the_quarantine_group_is_not() -> None:
+    event = load_fixture("eventbridge_iam_add_user_to_group.json")
+    change = events.iam_change(event)
+    assert isinstance(change, events.IamChange)
+    assert decide.triage_change(change, "123456789012", None) == decide.CheckUser(
+        "bob", stop_if_mfa=True, joined_group="vendors"
+    )
+    event["detail"]["requestParameters"]["groupName"] = "MFA-Enforcer-Quarantine"
+    quarantine = events.iam_change(event)
+    assert isinstance(quarantine, events.IamChange)
+    ignored = decide.triage_change(quarantine, "123456789012", None)
+    assert ignored == decide.Ignore(
+        decide.Skip.OTHER_GROUP, "joined mfa-enforcer-quarantine: a quarantine, not an exemption"
+    )
+    del event["detail"]["requestParameters"]["groupName"]
+    nameless = events.iam_change(event)
+    assert isinstance(nameless, events.IamChange)
+    assert decide.triage_change(nameless, "123456789012", None) == decide.Ignore(
+        decide.Skip.NO_TARGET, "AddUserToGroup names no group"
+    )

@@ -139,3 +139,49 @@ def test_identity_center_names_that_identity_center_could_not_hold_are_refused(n
 def test_identity_center_names_may_carry_letters_iam_would_refuse() -> None:
     document = ic_document({"identity_center_user": "José Müller", "reason": "accented names are Identity Center's"})
     assert document.match_identity_center("josé müller", NOW) is not None
+
+
+@pytest.mark.parametrize(
+    ("selector", "value"),
+    [
+        ("user", "a" * 64),
+        ("user", "Az09+=,.@_-"),
+        ("group", "g" * 128),
+        ("group", "Vendors+SSO=,.@_-"),
+        ("path", "/"),
+        ("path", "/" + "p" * 510 + "/"),
+        ("path", "/a/b!~/"),
+    ],
+    ids=["user of 64", "user charset", "group of 128", "group charset", "root path", "path of 512", "path charset"],
+)
+def test_names_at_iams_limits_are_valid(selector: str, value: str) -> None:
+    (entry,) = document({selector: value, "reason": "r"}).entries
+    assert (entry.selector, entry.value) == (selector, value)
+
+
+def test_user_and_group_selectors_match_whatever_the_letter_case() -> None:
+    doc = document({"user": "Break-Glass", "reason": "safe"}, {"group": "VENDORS", "reason": "idp"})
+    assert doc.match("break-glass", "/", [], NOW).value == "Break-Glass"
+    assert doc.match("BREAK-GLASS", "/", [], NOW).value == "Break-Glass"
+    assert doc.match("v1", "/", ["vendors"], NOW).value == "VENDORS"
+    assert doc.match("break-glas", "/", ["vendor"], NOW) is None
+    assert document({"group": "Vendors", "reason": "a"}, {"group": "vendors", "reason": "b"}).groups == ("Vendors",)
+
+
+def test_paths_match_as_written() -> None:
+    doc = document({"path": "/Service/", "reason": "machines"})
+    assert doc.match("bot", "/Service/batch/", [], NOW).value == "/Service/"
+    assert doc.match("bot", "/service/batch/", [], NOW) is None
+
+
+def test_match_all_lists_every_active_entry_in_document_order() -> None:
+    yesterday = (NOW - timedelta(days=1)).date().isoformat()
+    doc = document(
+        {"path": "/service/", "reason": "machines"},
+        {"user": "svc", "reason": "old", "expires": yesterday},
+        {"group": "ops", "reason": "on call"},
+        {"user": "SVC", "reason": "named"},
+    )
+    assert [e.index for e in doc.match_all("svc", "/service/", ["ops"], NOW)] == [0, 2, 3]
+    assert [e.index for e in doc.match_all("svc", "/", [], NOW)] == [3]
+    assert doc.match_all("other", "/", [], NOW) == ()

@@ -482,3 +482,34 @@ def test_a_decision_can_raise_one_findings_severity_above_its_type() -> None:
     raised = plain.with_changes(severity_override=Severity.HIGH)
     assert (plain.severity, raised.severity) == (Severity.MEDIUM, Severity.HIGH)
     assert messages.sns_attributes(raised)["severity"]["StringValue"] == "high"
+
+
+def test_a_release_after_a_sign_in_quarantine_asks_an_operator_to_confirm_it_was_the_user() -> None:
+    released = finding(
+        FindingType.RELEASED,
+        action=Action.RELEASE,
+        reason="MFA device enrolled from 10.10.2.20 after a sign-in without MFA from 192.0.2.10",
+        trigger=Trigger.ON_IAM_CHANGE,
+        severity_override=Severity.HIGH,
+        source_ip="10.10.2.20",
+        user_agent="<!channel> Mozilla",
+        mfa_serial="arn:aws:iam::123456789012:mfa/alice",
+        sign_in_ip="192.0.2.10",
+    )
+    payload = messages.slack_finding(released, account_id=ACCOUNT, mode="enforce")
+    text = "\n".join(texts(payload))
+    assert "Released after a sign-in without MFA: confirm it was the user" in text
+    assert "Ask the user, through a channel other than this account" in text
+    for line in ("From: `10.10.2.20`", "Device: `arn:aws:iam::123456789012:mfa/alice`", "`192.0.2.10`"):
+        assert line in text
+    assert "&lt;!channel&gt; Mozilla" in text and "<!channel>" not in text
+    assert "*Severity*\nhigh" in text
+    routine = finding(FindingType.RELEASED, action=Action.RELEASE, reason="MFA device enrolled")
+    assert messages.words_for(routine) is messages.WORDS[FindingType.RELEASED]
+    assert messages.words_for(released) is messages.CONFIRM_RELEASE
+    body = messages.sns_message(released, account_id=ACCOUNT, mode="enforce")
+    assert (body["severity"], body["sign_in_ip"], body["mfa_serial"]) == (
+        "high",
+        "192.0.2.10",
+        "arn:aws:iam::123456789012:mfa/alice",
+    )

@@ -102,6 +102,11 @@ ACCEPTED = {
         "Any user may need tagging; the aws:TagKeys condition limits it to the bot's two keys, and the "
         "aws:ResourceTag condition to users not yet tagged (tests/policy_sim)."
     ),
+    ("role", "RESOURCE_EFFECTIVELY_STAR", "RecordAGraceDeadlineOnce"): (
+        "Any user may be given a console password; the aws:TagKeys condition limits it to the grace-deadline key, "
+        "and the aws:ResourceTag condition to users without one, so a recorded deadline is never moved "
+        "(tests/policy_sim)."
+    ),
     ("role", "RESOURCE_EFFECTIVELY_STAR", "UntagOnlyTheBotsKeys"): (
         "Any user may need releasing; the aws:TagKeys condition limits it to the bot's two keys (tests/policy_sim)."
     ),
@@ -380,6 +385,11 @@ def test_policy_files_use_the_names_the_code_uses() -> None:
         assert sorted(tags) == sorted(model.QUARANTINE_TAG_KEYS)
     claim = role["ClaimAQuarantineOnce"]["Condition"]["Null"]
     assert claim[f"aws:ResourceTag/{model.QUARANTINED_AT_TAG}"] == "true"
+    grace = role["RecordAGraceDeadlineOnce"]["Condition"]
+    assert grace["ForAllValues:StringEquals"]["aws:TagKeys"] == [model.GRACE_DEADLINE_TAG]
+    assert grace["Null"] == {"aws:TagKeys": "false", f"aws:ResourceTag/{model.GRACE_DEADLINE_TAG}": "true"}
+    history = role["ReadTheExemptionsHistory"]
+    assert history["Resource"] == f"arn:*:ssm:*:*:parameter{config.DEFAULT_EXEMPTIONS_PARAMETER}"
     assert role["ManageOnlyTheQuarantineGroup"]["Resource"] == f"arn:*:iam::*:group/{model.QUARANTINE_GROUP}"
     assert f"arn:*:ssm:*:*:parameter{config.DEFAULT_EXEMPTIONS_PARAMETER}" in role["ReadTheBotsParameters"]["Resource"]
     assert role["RecordOwnerNotices"]["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [model.NOTIFIED_TAG]
