@@ -207,8 +207,9 @@ def records_needed(
     """The users whose grace record (recorded deadline, password age) the scan must read before deciding.
 
     Only console users without MFA who are neither quarantined nor exempt can be pending or
-    quarantined, and of those only the ones a recorded deadline could concern (grace.may_extend):
-    in steady state, nobody, so the scan's call count does not grow with the number of users.
+    quarantined, and of those only the ones a recorded deadline could concern (grace.may_extend:
+    a password set well after the user): in steady state, nobody, so the scan's call count does
+    not grow with the number of users.
     """
     if exemptions is None:
         return ()
@@ -219,7 +220,7 @@ def records_needed(
             continue
         if exemptions.match(row.user, row.path, groups_of.get(row.user, ()), now) is not None:
             continue
-        if grace.may_extend(row.created, policy.grace, now, row.password_last_changed):
+        if grace.may_extend(row.created, row.password_last_changed):
             wanted.append(row.user)
     return tuple(wanted)
 

@@ -12,17 +12,18 @@ The rule, the same on every path (the scan, a sign-in, an IAM change):
   execution role may write that tag only while the user does not carry it, so a recorded
   deadline is never moved, and the bot never removes it.
 - A recorded deadline is a claim, not proof: it counts only up to the age of the current console
-  password (the login profile's creation plus the grace period, plus SKEW for clocks), and never
-  makes the deadline earlier than the floor. A tag set by hand to a far date therefore gains
-  nothing over what the password's own age allows, and a removed tag falls back to the floor,
-  which is never later than the tag it replaces.
+  password (the login profile's creation plus the grace period, plus SKEW for clocks), only when
+  that password came well after the user (more than SKEW), and never makes the deadline earlier
+  than the floor. A tag set by hand to a far date therefore gains nothing over what the
+  password's own age allows, and a removed tag falls back to the floor, which is never later than
+  the tag it replaces.
 - A missed CreateLoginProfile event (EventBridge is best effort) records nothing: that user gets
   the floor, which for an old user means a quarantine at the next check (the quarantine still lets
   them enrol MFA, and enrolling releases them). More time is granted only by an operator, through
   an exemption with an expiry.
 
 Everything here is pure: the shell reads the tag (GetUser) and the login profile (GetLoginProfile)
-only when the answer depends on them.
+only when the answer depends on them: the scan only for users whose password came well after them.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def deadline(created: datetime, grace: timedelta, tag: str | None, profile_creat
         return Deadline(base, f"its grace-deadline tag {tag[:40]!r} is not a timestamp and was ignored")
     if profile_created is None:
         return Deadline(base, "its grace-deadline tag was ignored: the user has no console password")
+    if not given_later(created, profile_created):
+        return Deadline(base, "its grace-deadline tag was ignored: the console password came with the user")
     cap = later(profile_created, grace + SKEW)
     if at > cap:
         return Deadline(
@@ -89,13 +92,17 @@ def earns_grant(created: datetime, password_given: datetime) -> bool:
     return password_given - created >= GRANT_AFTER
 
 
-def may_extend(created: datetime, grace: timedelta, now: datetime, password_set: datetime | None) -> bool:
+def given_later(created: datetime, password_set: datetime) -> bool:
+    """Whether a console password was set well after the user was created (more than SKEW): only then
+    can a recorded deadline count (a password that came with the user gets the floor)."""
+    return password_set - created > SKEW
+
+
+def may_extend(created: datetime, password_set: datetime | None) -> bool:
     """Whether a recorded deadline could change the answer for this user, so the scan must read it.
 
-    Past the floor it decides between pending and quarantine. Before it, a recorded deadline can
-    exist only if the password was set well after the user was created, which the credential
-    report's `password_last_changed` shows without a call.
+    Only when the password was set well after the user (the credential report's
+    `password_last_changed`, which is never earlier than the login profile's creation, shows it
+    without a call). Users whose password came with them, most users, cost the scan nothing.
     """
-    if floor(created, grace) <= now:
-        return True
-    return password_set is not None and password_set - created > SKEW
+    return password_set is not None and given_later(created, password_set)

@@ -128,20 +128,37 @@ def test_removing_the_recorded_deadline_falls_back_to_the_earlier_floor(
 
 
 def test_a_hand_set_deadline_gains_nothing_beyond_the_passwords_age(
-    iam: Any, enforce: str, lambda_client: Any, clock: Clock
+    iam: Any, enforce: str, lambda_client: Any, clock: Clock, profiles: dict[str, datetime], calls: CallCounter
 ) -> None:
+    """A password that came with the user earns no recorded deadline; a later one, no more than its own age."""
     ms.create_user(iam, ms.UserSpec("bob", age=timedelta(days=30)), now=clock.at)  # password as old as the user
-    iam.tag_user(UserName="bob", Tags=[{"Key": GRACE_TAG, "Value": "2099-01-01T00:00:00Z"}])
+    ms.create_user(iam, ms.UserSpec("eve", age=timedelta(days=30)), now=clock.at)
+    profiles["eve"] = clock.at - timedelta(days=2)  # re-created two days ago
+    for user in ("bob", "eve"):
+        iam.tag_user(UserName=user, Tags=[{"Key": GRACE_TAG, "Value": "2099-01-01T00:00:00Z"}])
 
     scanned = scan(lambda_client)
 
-    (finding,) = of(scanned, "bob")
-    assert finding["type"] == "quarantined"
+    assert ms.quarantined_users(iam) == {"bob", "eve"}
+    assert calls.calls["iam:GetUser"] == 1  # eve's record only: bob's password came with him
+    (eve,) = of(scanned, "eve")
     assert (
         "its grace-deadline tag 2099-01-01T00:00:00Z asks for more than the console password's age allows"
-        in (finding["reason"])
+        in (eve["reason"])
     )
-    assert ms.quarantined_users(iam) == {"bob"}
+    assert deadline_of(eve) == profiles["eve"] + timedelta(hours=24, minutes=5)  # capped by the password's age
+
+
+def test_a_hand_set_deadline_on_a_user_whose_password_came_with_them_is_ignored_at_sign_in(
+    iam: Any, enforce: str, lambda_client: Any, clock: Clock
+) -> None:
+    ms.create_user(iam, ms.UserSpec("bob", age=timedelta(days=30)), now=clock.at)
+    iam.tag_user(UserName="bob", Tags=[{"Key": GRACE_TAG, "Value": "2099-01-01T00:00:00Z"}])
+
+    (finding,) = of(sign_in(lambda_client, "bob"), "bob")
+
+    assert finding["type"] == "quarantined"
+    assert "its grace-deadline tag was ignored: the console password came with the user" in finding["reason"]
 
 
 @pytest.mark.parametrize("value", ["soon", "2026-12-01T10:00:00"], ids=["not a time", "no time zone"])

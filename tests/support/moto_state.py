@@ -197,6 +197,7 @@ def login_profiles_created(monkeypatch: Any) -> dict[str, datetime]:
 
     moto answers GetLoginProfile with the user's own creation time, so a password added later to an
     old user (CreateLoginProfile), or a re-created one, is dated here; users not named keep moto's.
+    The credential report's `password_last_changed` follows, as it does in AWS.
     """
     from types import SimpleNamespace
 
@@ -212,6 +213,20 @@ def login_profiles_created(monkeypatch: Any) -> dict[str, datetime]:
         )
 
     monkeypatch.setattr(IAMBackend, "get_login_profile", get_login_profile)
+    original_report = IAMBackend.get_credential_report
+
+    def get_credential_report(self: IAMBackend) -> str:
+        """AWS sets `password_last_changed` when a login profile is created; moto writes the user's creation."""
+        rows = list(csv.reader(io.StringIO(original_report(self))))
+        column = rows[0].index("password_last_changed")
+        for row in rows[1:]:
+            if row and row[0] in overrides and row[rows[0].index("password_enabled")] == "true":
+                row[column] = overrides[row[0]].strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        return out.getvalue()
+
+    monkeypatch.setattr(IAMBackend, "get_credential_report", get_credential_report)
     return overrides
 
 

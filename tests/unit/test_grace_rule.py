@@ -73,18 +73,31 @@ def test_a_password_earns_its_own_grace_from_one_hour_after_creation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("created", "password_set", "needed"),
+    ("password_set", "needed"),
     [
-        (NOW - GRACE, None, True),  # the floor is now: decides pending against quarantine
-        (NOW - GRACE + timedelta(seconds=1), None, False),
-        (NOW - timedelta(hours=2), NOW - timedelta(hours=2) + timedelta(minutes=5), False),  # with the user
-        (NOW - timedelta(hours=2), NOW - timedelta(hours=2) + timedelta(minutes=5, seconds=1), True),  # given later
+        (None, False),
+        (CREATED, False),  # the password came with the user: the floor is the deadline, nothing to read
+        (CREATED + timedelta(minutes=5), False),
+        (CREATED + timedelta(minutes=5, seconds=1), True),  # set later: a recorded deadline could count
     ],
 )
 def test_the_scan_reads_a_record_only_where_it_could_change_the_answer(
-    created: datetime, password_set: datetime | None, needed: bool
+    password_set: datetime | None, needed: bool
 ) -> None:
-    assert grace.may_extend(created, GRACE, NOW, password_set) is needed
+    assert grace.may_extend(CREATED, password_set) is needed
+
+
+def test_a_recorded_deadline_counts_only_for_a_password_given_after_the_user() -> None:
+    tag = iso_of(CREATED + timedelta(hours=30))
+    assert grace.deadline(CREATED, GRACE, tag, CREATED + timedelta(minutes=5)) == grace.Deadline(
+        CREATED + GRACE, "its grace-deadline tag was ignored: the console password came with the user"
+    )
+    later = CREATED + timedelta(minutes=5, seconds=1)
+    assert grace.deadline(CREATED, GRACE, tag, later).at == later + GRACE + grace.SKEW  # capped by its age
+
+
+def iso_of(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def facts(**changes: object) -> decide.UserFacts:
