@@ -22,10 +22,11 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.loopback import LoopbackServer
 from tests.support.webhook_catcher import render
 
 LOOKUP = "users.lookupByEmail"
@@ -63,8 +64,7 @@ class SlackApiCatcher:
         self.authorization: list[str] = []
         self._answers: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def answer(self, method: str, *answers: Answer) -> None:
         """Queue answers for the next calls of `method`; afterwards it answers normally."""
@@ -96,12 +96,8 @@ class SlackApiCatcher:
             def log_message(self, format: str, *args: Any) -> None:
                 """Silent: nothing about a request that carries a token is logged."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-api-catcher", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler, "slack-api-catcher")
+        self._server.start()
         return self.base_url
 
     @property
@@ -109,17 +105,13 @@ class SlackApiCatcher:
         """The Web API base URL, once started."""
         if self._server is None:
             raise RuntimeError("catcher not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+        return f"http://127.0.0.1:{self._server.port}/api/"
 
     def stop(self) -> None:
         """Stop listening and free the port."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def handle(self, verb: str, path: str, authorization: str, raw: bytes) -> Answer:
         """One request: a queued answer, else the method's normal answer."""

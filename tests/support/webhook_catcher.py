@@ -22,8 +22,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 WEBHOOK_PATH = "/services/T00000000/B00000000/catcher-token-not-a-secret"
 
@@ -46,8 +48,7 @@ class WebhookCatcher:
         self.requests = 0
         self._replies: list[Reply] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackServer | None = None
 
     def reply_with(self, *replies: Reply) -> None:
         """Queue answers for the next requests; once they are used up, every request gets 200 `ok`."""
@@ -75,12 +76,8 @@ class WebhookCatcher:
             def log_message(self, format: str, *args: Any) -> None:
                 """Silent: the request line holds the webhook path, which is the secret."""
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-catcher", daemon=True
-        )
-        self._thread.start()
+        self._server = LoopbackServer(Handler, "webhook-catcher")
+        self._server.start()
         return self.url
 
     @property
@@ -88,17 +85,13 @@ class WebhookCatcher:
         """The webhook URL, once started."""
         if self._server is None:
             raise RuntimeError("catcher not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return f"http://127.0.0.1:{self._server.port}{self.path}"
 
     def stop(self) -> None:
         """Stop listening and free the port."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def _record(self, path: str, raw: bytes) -> Reply:
         with self._lock:
