@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from rich.console import Console
 
 from tests.support import demo
@@ -75,6 +77,20 @@ def test_a_quiet_hour_sends_nothing(played: tuple[str, demo.Demo]) -> None:
     assert "IAM writes=0" in quiet
     assert "SNS: 0 message(s)" in quiet
     assert "Slack: 0 message(s)" in quiet
+
+
+@pytest.mark.parametrize(
+    "real", [datetime(2026, 12, 2, 0, 21, 7, tzinfo=UTC), datetime(2026, 12, 1, 23, 59, 50, tzinfo=UTC)]
+)
+def test_the_story_does_not_depend_on_the_hour_it_is_played(real: datetime) -> None:
+    """Played in the first minutes of a UTC day (or just before one), every scan would be the daily one."""
+    out = io.StringIO()
+    with time_machine.travel(real, tick=True):
+        demo.run(Console(file=out, width=200, color_system=None))
+    quiet = scene(out.getvalue(), "An hour later")
+    assert "SNS: 0 message(s)" in quiet
+    assert "Slack: 0 message(s)" in quiet
+    assert "daily summary" not in out.getvalue()
 
 
 def test_the_demo_speaks_plainly_about_the_simulation(played: tuple[str, demo.Demo]) -> None:

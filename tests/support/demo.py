@@ -30,6 +30,7 @@ from typing import Any
 
 import boto3
 import pytest
+import time_machine
 from aws_lambda_powertools.utilities import parameters as powertools_parameters
 from chalice.test import LambdaContext
 from moto import mock_aws
@@ -568,6 +569,19 @@ def release_updates_security_hub(demo: Demo) -> None:
     demo.console.print()
 
 
+DEMO_HOUR = 12  # UTC: far from midnight, so no scan of the story is the first of a UTC day
+
+
+def demo_instant(real: datetime) -> datetime:
+    """Noon UTC on the real day: the daily summary (the first scan of each UTC day) is never due in the story.
+
+    The scenes run within seconds but tell hours (an hour passes by ageing the simulated account); run at
+    00:20 UTC on the real clock, every scan would be "the first of the day" and the quiet hour would send
+    the daily summary. The whole simulation (moto's timestamps, the bot's clock) reads this clock, ticking.
+    """
+    return real.astimezone(UTC).replace(hour=DEMO_HOUR, minute=0, second=0, microsecond=0)
+
+
 Scene = Callable[[Demo], None]
 SCENES: tuple[Scene, ...] = (
     scan_in_report_mode,
@@ -587,7 +601,7 @@ def run(console: Console, scenes: tuple[Scene, ...] = SCENES) -> Demo:
     catcher = WebhookCatcher()
     owners: OwnerInbox | None = None
     try:
-        with embedded_aws() as patch:
+        with time_machine.travel(demo_instant(datetime.now(UTC)), tick=True), embedded_aws() as patch:
             from chalicelib import bootstrap
 
             bootstrap.reset()
@@ -607,7 +621,8 @@ def run(console: Console, scenes: tuple[Scene, ...] = SCENES) -> Demo:
                 "tag; report mode tells no owner. Nothing leaves this machine.\n"
                 "[dim]Added to the simulation because moto does not model them: a real-format <root_account> row "
                 "in the credential report, the quota of 10 managed policies per user, and the role's condition that "
-                "lets only one writer stamp a quarantine.[/dim]\n",
+                "lets only one writer stamp a quarantine. The simulated clock starts at "
+                f"{DEMO_HOUR}:00 UTC today, so the story is the same at any hour.[/dim]\n",
                 highlight=False,
             )
             demo = Demo(console, patch, iam, sqs, queue, catcher, policy_arn, specs, owners=owners)
