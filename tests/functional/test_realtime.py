@@ -15,7 +15,6 @@ from typing import Any
 import boto3
 import pytest
 from chalice.test import Client
-from moto.iam.models import IAMBackend
 
 import app as lambda_module
 from chalicelib import bootstrap
@@ -101,21 +100,8 @@ def quarantine_by_hand(iam: Any, user: str, at: str = "2026-11-01T09:00:00Z") ->
 
 @pytest.fixture
 def profile_created(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
-    """When each user's console password was first set. moto answers GetLoginProfile with the user's
-    creation time, so a password added later to an old user (CreateLoginProfile) is set here."""
-    overrides: dict[str, datetime] = {}
-    original = IAMBackend.get_login_profile
-
-    def get_login_profile(self: IAMBackend, user_name: str) -> Any:
-        user = original(self, user_name)
-        if user_name not in overrides:
-            return user
-        return SimpleNamespace(
-            name=user.name, create_date=overrides[user_name], password_reset_required=user.password_reset_required
-        )
-
-    monkeypatch.setattr(IAMBackend, "get_login_profile", get_login_profile)
-    return overrides
+    """When each user's console password was first set (moto dates it with the user's creation)."""
+    return ms.login_profiles_created(monkeypatch)
 
 
 # --- on_console_login -----------------------------------------------------------------------------
