@@ -202,6 +202,31 @@ def test_a_detached_group_is_reattached_and_its_members_stay_quarantined(
     assert {op for op in calls.writes} == set()  # no user write: full never left the group
 
 
+def test_a_renamed_quarantine_group_is_loud_every_hour_and_disarms_nothing_else(
+    iam: Any, enforce: str, lambda_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UpdateGroup renames the group away (the role may not create groups), then its policy is detached."""
+    ms.enforce_policy_quota(monkeypatch)
+    ms.create_user(iam, ms.UserSpec("full"))
+    ms.fill_policy_quota(iam, "full")
+    scan(lambda_client)  # full is quarantined through the group
+    iam.update_group(GroupName=ms.QUARANTINE_GROUP, NewGroupName="renamed")
+    iam.detach_group_policy(GroupName="renamed", PolicyArn=ARN)
+    ms.create_user(iam, ms.UserSpec("plain"))
+
+    for _ in range(2):  # the same alerts on the next hourly scan, not only on the first
+        result = scan(lambda_client)
+        finding = tampered(result)
+        assert finding["severity"] == "critical" and finding["transition"] is True
+        assert "the group mfa-enforcer-quarantine no longer holds it" in finding["reason"]
+        assert "Group mfa-enforcer-quarantine not found" in finding["error"]
+        found = by_user(result)
+        assert found["full"]["type"] == "cannot-quarantine"
+        assert found["full"]["severity"] == "critical" and found["full"]["transition"] is True
+        assert found["plain"]["type"] in ("quarantined", "still-quarantined")  # the rest of the scan holds
+        assert ARN in ms.attached_policies(iam, "plain")
+
+
 def test_a_detached_group_in_report_mode_leaves_its_members_uncontained_only(
     iam: Any, report_mode: str, lambda_client: Any
 ) -> None:
