@@ -34,7 +34,7 @@ _TRACKER_REFERENCE = re.compile(
     re.IGNORECASE,
 )
 _SKIPPED_DIRS = {".git", ".venv", "node_modules", "site", "build", "dist", ".hypothesis", ".mypy_cache"}
-_SKIPPED_DIRS |= {".ruff_cache", ".pytest_cache", "__pycache__", ".scratch", "tmp", "out"}
+_SKIPPED_DIRS |= {".ruff_cache", ".pytest_cache", "__pycache__", ".scratch", "tmp", "out", "mutants"}
 _TEXT_SUFFIXES = {".py", ".md", ".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".mjs", ".csv", ""}
 
 
