@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -219,16 +217,6 @@ def test_an_access_key_flag_that_is_not_a_boolean_is_an_error() -> None:
 def test_mfa_active_has_no_default_an_absent_value_is_an_error(value: str) -> None:
     error = only_error(line("ann", mfa_active=value))
     assert error == credential_report.RowError("ann", 2, f"mfa_active is not true/false: {value!r}")
-
-
-@pytest.fixture
-def local_zone_new_york(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local zone is not UTC for the test (and is restored after it)."""
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize(

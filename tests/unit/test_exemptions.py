@@ -130,7 +130,11 @@ def test_an_expired_identity_center_entry_no_longer_applies() -> None:
     assert [e.value for e in document.expired(NOW)] == ["alice"]
 
 
-@pytest.mark.parametrize("name", ["", " alice", "alice ", "ali\nce", "alice\u202e", "a" * 129, "tab\tname"], ids=repr)
+@pytest.mark.parametrize(
+    "name",
+    ["", " alice", "alice ", "ali\nce", "alice\u202e", "a" * 129, "tab\tname"],
+    ids=["empty", "leading-blank", "trailing-blank", "newline", "bidi-override", "129-characters", "tab"],
+)
 def test_identity_center_names_that_identity_center_could_not_hold_are_refused(name: str) -> None:
     with pytest.raises(exemptions.ExemptionsError, match=r"exemptions\[0\]\.identity_center_user"):
         ic_document({"identity_center_user": name, "reason": "r"})
@@ -185,3 +189,110 @@ def test_match_all_lists_every_active_entry_in_document_order() -> None:
     assert [e.index for e in doc.match_all("svc", "/service/", ["ops"], NOW)] == [0, 2, 3]
     assert [e.index for e in doc.match_all("svc", "/", [], NOW)] == [3]
     assert doc.match_all("other", "/", [], NOW) == ()
+
+
+def only(entry: dict[str, Any]) -> exemptions.Exemption:
+    (found,) = document(entry).entries
+    return found
+
+
+def problems_of(value: object) -> list[str]:
+    with pytest.raises(exemptions.ExemptionsError) as raised:
+        exemptions.parse(value)
+    return [str(p) for p in raised.value.problems]
+
+
+def test_the_expiring_window_includes_its_last_instant_and_excludes_an_ended_entry() -> None:
+    def expiring_at(expires: datetime) -> bool:
+        return only({"user": "a", "reason": "r", "expires": expires.isoformat()}).expiring(NOW)
+
+    window = exemptions.EXPIRING_WINDOW
+    assert window == timedelta(days=7)
+    assert expiring_at(NOW + window)
+    assert not expiring_at(NOW + window + timedelta(microseconds=1))
+    assert expiring_at(NOW + timedelta(microseconds=1))
+    assert not expiring_at(NOW)  # ends now: expired, no longer "expiring"
+
+
+def test_an_entry_is_active_until_the_instant_it_expires() -> None:
+    entry = only({"user": "a", "reason": "r", "expires": NOW.isoformat()})
+    assert entry.active(NOW - timedelta(microseconds=1))
+    assert not entry.active(NOW)
+    assert only({"user": "a", "reason": "r"}).active(datetime.max.replace(tzinfo=UTC))
+
+
+def test_a_document_nested_too_deeply_is_one_clear_problem() -> None:
+    with pytest.raises(exemptions.ExemptionsError) as raised:
+        exemptions.loads("[" * 100_000)
+    assert [str(p) for p in raised.value.problems] == ["$: not valid JSON: nested too deeply"]
+
+
+@pytest.mark.parametrize(
+    ("expires", "instant"),
+    [
+        ("2026-11-23T14:00:00", datetime(2026, 11, 23, 14, tzinfo=UTC)),
+        ("2026-11-23T14:00:00+02:00", datetime(2026, 11, 23, 12, tzinfo=UTC)),
+        ("9999-12-30", datetime(9999, 12, 31, tzinfo=UTC)),
+        ("9999-12-31", exemptions.NEVER),
+        ("9999-12-31T23:59:59-01:00", exemptions.NEVER),
+        ("0001-01-01T00:00:00+01:00", exemptions.LONG_AGO),
+    ],
+    ids=["naive-is-utc", "offset", "day-before-the-last", "last-day", "past-the-last-instant", "before-the-first"],
+)
+def test_expiries_are_utc_instants_whatever_the_local_zone(
+    local_zone_new_york: None, expires: str, instant: datetime
+) -> None:
+    entry = only({"user": "a", "reason": "r", "expires": expires})
+    assert entry.expires == instant
+    assert entry.expires is not None and entry.expires.utcoffset() == timedelta(0)
+    assert entry.expires_text == expires
+
+
+def test_an_expiry_before_the_first_instant_is_long_expired_and_one_past_the_last_never_ends() -> None:
+    ancient = only({"user": "a", "reason": "r", "expires": "0001-01-01T00:00:00+01:00"})
+    forever = only({"user": "a", "reason": "r", "expires": "9999-12-31T23:59:59-01:00"})
+    assert not ancient.active(NOW) and forever.active(NOW)
+
+
+@pytest.mark.parametrize(
+    "expires",
+    ["2026-11-23 14:00:00", "20261123", "2026-11-23T14:00:00\u00a0"],
+    ids=["space-for-t", "basic-format", "non-ascii-space"],
+)
+def test_an_expiry_must_be_a_date_or_a_datetime_with_a_t(expires: str) -> None:
+    assert problems_of({"version": 1, "exemptions": [{"user": "a", "reason": "r", "expires": expires}]}) == [
+        f"exemptions[0].expires: is not a date (YYYY-MM-DD) or ISO 8601 datetime: {json.dumps(expires)}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        (None, "$: must be a JSON object, got null"),
+        (("a",), "$: must be a JSON object, got tuple"),
+        ({"version": 1, "exemptions": True}, "$.exemptions: must be a list, got boolean"),
+        ({"version": 1, "exemptions": 1.5}, "$.exemptions: must be a list, got number"),
+        ({"version": 1, "exemptions": "x"}, "$.exemptions: must be a list, got string"),
+        ({"version": 1, "exemptions": [None]}, "exemptions[0]: must be an object, got null"),
+        ({"version": 1, "exemptions": [[]]}, "exemptions[0]: must be an object, got list"),
+        ({"version": True, "exemptions": []}, "$.version: must be 1, got true"),
+        ({"version": 1.0, "exemptions": []}, "$.version: must be 1, got 1.0"),
+        ({"version": [1], "exemptions": []}, "$.version: must be 1, got list"),
+        ({"version": 1}, "$.exemptions: is required (a list, may be empty)"),
+    ],
+    ids=[
+        "document-null",
+        "document-tuple",
+        "exemptions-boolean",
+        "exemptions-number",
+        "exemptions-string",
+        "entry-null",
+        "entry-list",
+        "version-boolean",
+        "version-float",
+        "version-list",
+        "exemptions-missing",
+    ],
+)
+def test_each_wrong_type_is_named_as_json_names_it(document: object, problem: str) -> None:
+    assert problems_of(document) == [problem]
