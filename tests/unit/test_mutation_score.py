@@ -40,3 +40,33 @@ def test_the_exit_code_holds_the_floor(tmp_path: Path, killed: int, code: int) -
 
 def test_a_run_that_made_no_mutant_fails_whatever_the_floor(tmp_path: Path) -> None:
     assert mutation_score.main([write(tmp_path, stats()), "--floor", "0"]) == 1
+
+
+LISTING = """\
+    chalicelib.core.decide.x_evaluate__mutmut_1: killed
+    chalicelib.core.decide.xǁUserFactsǁfrom_row__mutmut_2: survived
+    chalicelib.core.decide.x_lift__mutmut_3: no tests
+    chalicelib.core.decide.x_scan__mutmut_4: skipped
+    chalicelib.core.events.x_show__mutmut_1: timeout
+    chalicelib.core.events.x_show__mutmut_2: suspicious
+a line that names no mutant
+"""
+
+
+def test_each_module_is_scored_by_itself_from_the_listing() -> None:
+    assert mutation_score.by_module(LISTING) == {
+        "chalicelib.core.decide": mutation_score.Score(caught=1, survived=1, unreached=1, total=3),
+        "chalicelib.core.events": mutation_score.Score(caught=1, survived=0, unreached=0, total=2),
+    }
+
+
+def test_the_per_module_lines_come_before_the_total(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listing = tmp_path / "results.txt"
+    listing.write_text(LISTING)
+    counts = stats(killed=90, survived=10, total=100)
+    assert mutation_score.main([write(tmp_path, counts), "--results", str(listing)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "chalicelib.core.decide: mutation score: 1 of 3 mutants caught (33.3 %); 1 survived, 1 reached by no unit test",
+        "chalicelib.core.events: mutation score: 1 of 2 mutants caught (50.0 %); 0 survived, 0 reached by no unit test",
+        "mutation score: 90 of 100 mutants caught (90.0 %); 10 survived, 0 reached by no unit test",
+    ]
