@@ -87,8 +87,10 @@ mutation: install ## mutmut over decide, exemptions, events, credential_report w
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children $(MUTATION_JOBS)
 	$(BIN)/mutmut results
+	$(BIN)/mutmut results --all true > mutants/results.txt
 	$(BIN)/mutmut export-cicd-stats
-	$(BIN)/python -m tests.support.mutation_score mutants/mutmut-cicd-stats.json --floor $(MUTATION_FLOOR)
+	$(BIN)/python -m tests.support.mutation_score mutants/mutmut-cicd-stats.json --results mutants/results.txt \
+		--floor $(MUTATION_FLOOR)
 
 clean: ## remove what the build made: venvs, caches, site/, build/, dist/, egg-info, node_modules, bench tmp, mutants/
 	rm -rf $(VENV) $(BENCH_VENV) bench/results/tmp .pytest_cache .ruff_cache .mypy_cache .hypothesis \

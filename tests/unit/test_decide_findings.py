@@ -244,11 +244,16 @@ def test_only_users_a_recorded_deadline_could_concern_have_their_record_read() -
         row("ageless", created=None),
         row("member"),
         row("named"),
+        row("operator", arn=f"arn:aws:iam::{ACCOUNT}:user/ops/operator"),
         row("with-the-user", password_last_changed=OLD + timedelta(minutes=5)),
         row("never-set", password_last_changed=None),
         row("later"),
     )
-    document = doc({"group": "Ops", "reason": "on call"}, {"user": "NAMED", "reason": "break glass"})
+    document = doc(
+        {"group": "Ops", "reason": "on call"},
+        {"user": "NAMED", "reason": "break glass"},
+        {"path": "/ops/", "reason": "operators"},
+    )
     needed = decide.records_needed(rows, document, {"ops": frozenset({"member"})}, frozenset({"caged"}), NOW, ENFORCE)
     assert needed == ("late", "later")
 

@@ -215,8 +215,14 @@ def test_a_password_given_by_someone_else_carries_the_giver_and_one_the_user_mad
     )
     itself = change(IamEvent.CREATE_LOGIN_PROFILE, principal=principal(user_name="BOB"))
     assert decide.triage_change(itself, ACCOUNT, POLICY_ARN) == decide.CheckUser("bob", stop_if_mfa=False)
-    # another IAM user giving bob a password, and a role session named like bob, are someone else
-    for giver in (principal(user_name="eve"), principal(PrincipalType.ASSUMED_ROLE, user_name="bob")):
+    # whatever stands in for a giver whose name the event leaves out, it is never the user
+    unnamed = change(IamEvent.CREATE_LOGIN_PROFILE, user_name="XXXX", principal=principal(user_name=None, arn=None))
+    assert decide.triage_change(unnamed, ACCOUNT, POLICY_ARN) == decide.CheckUser(
+        "XXXX", stop_if_mfa=False, password_given_by="AIDAEXAMPLE"
+    )
+    # another IAM user, one whose name the event does not give, and a role session named like bob, are someone else
+    nameless = principal(user_name=None, arn=None)
+    for giver in (principal(user_name="eve"), nameless, principal(PrincipalType.ASSUMED_ROLE, user_name="bob")):
         verdict = decide.triage_change(change(IamEvent.CREATE_LOGIN_PROFILE, principal=giver), ACCOUNT, POLICY_ARN)
         assert isinstance(verdict, decide.CheckUser)
         assert verdict.password_given_by == giver.label

@@ -517,3 +517,95 @@ def test_a_key_in_another_letter_case_never_shadows_the_exact_key(fixture: str) 
     assert events.sign_in(decoyed) == events.sign_in(raw)
     assert events.iam_change(decoyed) == events.iam_change(raw)
     assert events.iam_change(with_decoys(raw["detail"])) == events.iam_change(raw["detail"])
+
+
+def with_case_decoys(value: object) -> object:
+    """Every key of every object preceded by its all-lower and all-upper spellings, holding decoys."""
+    if isinstance(value, dict):
+        decoys: dict[str, object] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                decoys |= {variant: _decoy(item) for variant in (key.lower(), key.upper()) if variant != key}
+        return decoys | {k: with_case_decoys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_case_decoys(v) for v in value]
+    return value
+
+
+def _edited(fixture: str, edit: dict[str, object]) -> dict[str, Any]:
+    """A stored event with `section.field` (or `field`) set in its detail; None removes the key."""
+    event = load_fixture(fixture)
+    for key, value in edit.items():
+        section, _, field = key.partition(".")
+        holder, name = (event["detail"][section], field) if field else (event["detail"], section)
+        if value is None:
+            holder.pop(name, None)
+        else:
+            holder[name] = value
+    return event
+
+
+EDITED = {
+    "console-login-error-code-alone": (
+        "eventbridge_console_login_iam_user_no_mfa.json",
+        {"errorCode": "AccessDenied", "errorMessage": None},
+    ),
+    "identity-center-error-code-alone": (
+        "eventbridge_signin_identity_center_password_only.json",
+        {"errorCode": "AuthenticationFailed", "errorMessage": None},
+    ),
+    "identity-center-error-message-alone": (
+        "eventbridge_signin_identity_center_password_only.json",
+        {"errorCode": None, "errorMessage": "Failed authentication"},
+    ),
+    "identity-center-name-in-additional-data": (
+        "eventbridge_signin_identity_center_password_only.json",
+        {"userIdentity.userName": None, "additionalEventData.UserName": "carol"},
+    ),
+    "identity-center-identity-not-an-object": (
+        "eventbridge_signin_identity_center_password_only.json",
+        {"userIdentity": "alice"},
+    ),
+    "iam-change-with-its-own-time": ("eventbridge_iam_add_user_to_group.json", {"eventTime": "2026-11-23T12:31:00Z"}),
+}
+
+
+@pytest.mark.parametrize(("fixture", "edit"), EDITED.values(), ids=EDITED.keys())
+def test_no_key_is_read_in_another_spelling_than_cloudtrails(fixture: str, edit: dict[str, object]) -> None:
+    """The same key in lower and upper case, ahead of the real one, changes nothing: each key is read exactly."""
+    raw = _edited(fixture, edit)
+    raw["time"] = "2026-11-23T12:30:00Z"  # an envelope time unlike the record's: which one is read shows
+    assert events.sign_in(with_case_decoys(copy.deepcopy(raw))) == events.sign_in(raw)
+    assert events.iam_change(with_case_decoys(copy.deepcopy(raw))) == events.iam_change(raw)
+
+
+def test_a_bare_record_prefers_its_recipient_to_its_callers_account() -> None:
+    record = bare("eventbridge_iam_create_policy_version_tamper.json")
+    record["userIdentity"]["accountId"] = "111122223333"
+    parsed = events.iam_change(record)
+    assert isinstance(parsed, events.IamChange)
+    assert parsed.envelope.account == ACCOUNT
+
+
+def test_a_bare_record_without_a_caller_or_a_recipient_names_no_account() -> None:
+    record = bare("eventbridge_iam_create_policy_version_tamper.json", recipientAccountId=None, userIdentity=None)
+    assert events.iam_change(record) == events.Invalid("detail.userIdentity is missing, not an object")
+    sign_in = bare("eventbridge_signin_identity_center_password_only.json", recipientAccountId=None)
+    sign_in["userIdentity"] = {"type": "Unknown", "userName": "alice"}
+    parsed = events.sign_in(sign_in)
+    assert isinstance(parsed, events.IdentityCenterSignIn)
+    assert (parsed.envelope.account, parsed.accounts) == (None, ())
+
+
+def test_a_call_whose_request_parameters_are_null_acts_on_its_caller() -> None:
+    event = load_fixture("eventbridge_iam_enable_mfa_device.json")
+    event["detail"]["requestParameters"] = None
+    parsed = events.iam_change(event)
+    assert isinstance(parsed, events.IamChange)
+    assert (parsed.user_name, parsed.serial_number, parsed.policy_arn, parsed.group_name) == (None, None, None, None)
+    assert parsed.target == parsed.principal.user_name
+
+
+@pytest.mark.parametrize("url", ["https:///start/", "https://:443/start/", "https://"], ids=["empty", "port", "bare"])
+def test_a_portal_url_without_a_host_is_dropped(url: str) -> None:
+    assert events.portal_of(url) is None

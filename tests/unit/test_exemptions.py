@@ -132,12 +132,32 @@ def test_an_expired_identity_center_entry_no_longer_applies() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", " alice", "alice ", "ali\nce", "alice\u202e", "a" * 129, "tab\tname"],
-    ids=["empty", "leading-blank", "trailing-blank", "newline", "bidi-override", "129-characters", "tab"],
+    ["", " alice", "alice ", "ali\nce", "alice\u202e", "a" * 129, "tab\tname", "ali\u2028ce", "ali\u2029ce"],
+    ids=[
+        "empty",
+        "leading-blank",
+        "trailing-blank",
+        "newline",
+        "bidi-override",
+        "129-characters",
+        "tab",
+        "line-separator",
+        "paragraph-separator",
+    ],
 )
 def test_identity_center_names_that_identity_center_could_not_hold_are_refused(name: str) -> None:
-    with pytest.raises(exemptions.ExemptionsError, match=r"exemptions\[0\]\.identity_center_user"):
+    assert not exemptions.identity_center_name(name)
+    with pytest.raises(exemptions.ExemptionsError, match=r"exemptions\[0\]\.identity_center_user") as raised:
         ic_document({"identity_center_user": name, "reason": "r"})
+    if 0 < len(name) < 70:  # shown whole (longer values are cut, tested below)
+        (problem,) = raised.value.problems
+        assert problem.message == f"must be an Identity Center user name, got {json.dumps(name)}"
+
+
+@pytest.mark.parametrize("name", ["a", "a" * 128], ids=["one-character", "128-characters"])
+def test_identity_center_names_at_the_limits_are_valid(name: str) -> None:
+    assert exemptions.identity_center_name(name)
+    assert ic_document({"identity_center_user": name, "reason": "r"}).match_identity_center(name, NOW) is not None
 
 
 def test_identity_center_names_may_carry_letters_iam_would_refuse() -> None:
@@ -296,3 +316,24 @@ def test_an_expiry_must_be_a_date_or_a_datetime_with_a_t(expires: str) -> None:
 )
 def test_each_wrong_type_is_named_as_json_names_it(document: object, problem: str) -> None:
     assert problems_of(document) == [problem]
+
+
+def test_the_error_lists_every_problem_in_one_line() -> None:
+    error = exemptions.ExemptionsError([exemptions.Problem("$.version", "x"), exemptions.Problem("$.exemptions", "y")])
+    assert str(error) == "$.version: x; $.exemptions: y"
+
+
+def test_a_reason_of_the_longest_length_is_valid() -> None:
+    (entry,) = document({"user": "bob", "reason": "r" * exemptions.MAX_TEXT}).entries
+    assert len(entry.reason) == exemptions.MAX_TEXT
+
+
+@pytest.mark.parametrize(("length", "shown"), [(78, None), (79, 77)], ids=["shown-whole-at-80", "cut-past-80"])
+def test_a_bad_value_is_shown_whole_up_to_eighty_characters(length: int, shown: int | None) -> None:
+    value = " " * length  # a user name IAM refuses, quoted by json.dumps: two characters longer
+    with pytest.raises(exemptions.ExemptionsError) as raised:
+        document({"user": value, "reason": "r"})
+    (problem,) = raised.value.problems
+    quoted = json.dumps(value)
+    expected = quoted if shown is None else quoted[:shown] + "..."
+    assert problem.message.endswith(f", got {expected}")
