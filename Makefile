@@ -79,7 +79,7 @@ bench: install $(BENCH_STAMP) ## mfa-enforcer vs Cloud Custodian on a seeded mot
 # Mutation testing: mutmut mutates the pure decision modules ([tool.mutmut] in pyproject.toml) in a copy
 # under mutants/ and runs the unit tests that reach each mutant, two at a time (the machine has two
 # cores). Every run starts from scratch, so the score is never an old cache's. docs/testing.md has the
-# score and why the remaining survivors live. Not part of `make test`: it takes about N minutes.
+# score and why the remaining survivors live. Not part of `make test`: it takes 4 to 8 minutes.
 MUTATION_JOBS ?= 2
 MUTATION_FLOOR ?= 90
 
