@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from botocore.retries.standard import ExponentialBackoff
 
 from chalicelib import bootstrap
 from chalicelib.adapters import notify
@@ -24,6 +23,7 @@ from chalicelib.adapters.security_hub import SecurityHubNotifier
 from chalicelib.core.model import Action, Finding, FindingType, Mode, RunResult, Trigger
 from tests.conftest import load_fixture
 from tests.functional.conftest import CallCounter
+from tests.support import faults
 from tests.support import moto_state as ms
 from tests.support.faults import Fault, FaultInjector
 from tests.support.webhook_catcher import read_sqs_messages
@@ -43,15 +43,7 @@ def hub_on(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """botocore's standard-mode retries happen attempt by attempt, but their jittered waits are recorded, not slept."""
-    delays: list[float] = []
-    original = ExponentialBackoff.delay_amount
-
-    def recorded(self: ExponentialBackoff, context: Any) -> float:
-        delays.append(original(self, context))
-        return 0.0
-
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", recorded)
-    return delays
+    return faults.record_backoff(monkeypatch)
 
 
 def scan(lambda_client: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.retries.standard import ExponentialBackoff
 from hypothesis import HealthCheck, Phase, settings
 
 # The moto fixtures of the functional tier, reused as they are (aws_env is autouse there, and here).
@@ -37,6 +36,7 @@ from tests.functional.conftest import (  # noqa: F401
     sqs,
     ssm,
 )
+from tests.support import faults
 
 settings.register_profile(
     "ci",
@@ -63,21 +63,8 @@ TABLE_ENV = "RELIABILITY_TABLE"
 
 @pytest.fixture
 def backoff_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """botocore's standard-mode backoff, computed as usual but not slept: the list of delays it chose.
-
-    Retries still happen, attempt by attempt, through botocore's real retry handler; only the
-    jittered sleep between attempts (up to 20 s each) is skipped, so a test proves that throttling
-    is absorbed without waiting for it.
-    """
-    delays: list[float] = []
-    original = ExponentialBackoff.delay_amount
-
-    def recorded(self: ExponentialBackoff, context: Any) -> float:
-        delays.append(original(self, context))
-        return 0.0
-
-    monkeypatch.setattr(ExponentialBackoff, "delay_amount", recorded)
-    return delays
+    """botocore's standard-mode backoff, computed as usual but not slept (faults.record_backoff)."""
+    return faults.record_backoff(monkeypatch)
 
 
 # ----------------------------------------------------------------------------- results table

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from botocore.awsrequest import AWSResponse
+from botocore.retries.standard import ExponentialBackoff
 
 Rule = Callable[[str, dict[str, Any]], bool]
 ANY_OPERATION = "*"
@@ -180,3 +181,21 @@ class _RawBody(io.BytesIO):
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self.getvalue()
+
+
+def record_backoff(monkeypatch: Any) -> list[float]:
+    """botocore's standard-mode backoff, computed as usual but not slept: the list of delays it chose.
+
+    Retries still happen, attempt by attempt, through botocore's real retry handler; only the
+    jittered sleep between attempts (up to 20 s each) is skipped, so a test proves that throttling
+    is absorbed without waiting for it.
+    """
+    delays: list[float] = []
+    original = ExponentialBackoff.delay_amount
+
+    def recorded(self: ExponentialBackoff, context: Any) -> float:
+        delays.append(original(self, context))
+        return 0.0
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", recorded)
+    return delays
